@@ -1,0 +1,1 @@
+"""Example agents: copy one to start your own."""

@@ -1,0 +1,124 @@
+"""`Agent`: what an application subclasses. Declarative settings, `@tool` methods, no-op hooks.
+
+    class Assistant(Agent):
+        name = "assistant"
+        instructions = "You help one person and remember what matters to them."
+        policies = "../policies"          # folders are relative to the file defining the class
+
+        @tool
+        def add_reminder(self, text: str, when: str) -> str:
+            \"\"\"Add a reminder.\"\"\"
+
+    agent = Assistant(model="openai/gpt-4o-mini")
+    turn = agent.session(user_id="ada").send("I prefer Python over JavaScript")
+
+The runtime owns the loop; an agent never overrides it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from framework.config import Settings, load_settings
+from framework.embeddings import Embedder
+from framework.errors import DefinitionError
+from framework.llm import resolve_model
+from framework.llm.base import Model
+from framework.memory.manager import MemoryManager
+from framework.memory.write_policy import WritePolicy
+from framework.steps.act import Approver
+from framework.tools import ToolSpec, build_spec
+
+if TYPE_CHECKING:
+    from framework.session import Session
+    from framework.turn import ToolCallRecord, Turn
+
+
+class Agent:
+    name: ClassVar[str] = "agent"
+    instructions: ClassVar[str] = "You are a helpful assistant with a long-term memory."
+    model: ClassVar[str | None] = None  # a litellm model string; settings/flags override it
+    skills: ClassVar[str | None] = None  # folder of skill YAML files
+    policies: ClassVar[str | None] = None  # folder of policy YAML files
+    max_steps: ClassVar[int | None] = None  # reason/act steps per turn (settings default: 8)
+    judge_outcomes: ClassVar[bool] = False  # ask the model to judge each turn's outcome
+    write_policy: ClassVar[WritePolicy] = WritePolicy()
+    recall_limit: ClassVar[int] = 8
+
+    def __init__(
+        self,
+        *,
+        model: str | Model | None = None,
+        home: str | Path | None = None,
+        embedder: str | Embedder | None = None,
+        database_url: str | None = None,
+        approve: Approver | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = settings or load_settings(
+            home, model=model if isinstance(model, str) else None,
+            embedder=embedder if isinstance(embedder, str) else None, database_url=database_url,
+        )
+        chosen = model if model is not None else (
+            self.settings.model if self.settings.sources.get("model") != "default" else type(self).model)
+        self.llm: Model = resolve_model(chosen, timeout_s=self.settings.llm_timeout_s,
+                                        retries=self.settings.llm_retries)
+        self.approve = approve
+        self.steps_limit = self.max_steps if self.max_steps is not None else self.settings.max_steps
+        self.tool_specs = self._collect_tools()
+        self.memory = MemoryManager(
+            self.settings,
+            embedder=embedder if embedder is not None and not isinstance(embedder, str) else None,
+            skills_dir=self._folder(self.skills),
+            policies_dir=self._folder(self.policies),
+            write_policy=self.write_policy,
+            recall_limit=self.recall_limit,
+        )
+
+    def session(self, user_id: str | None, session_id: str | None = None) -> Session:
+        """A conversation with one user (None: anonymous, nothing written long-term)."""
+        from framework.session import Session
+
+        return Session(self, user_id, session_id)
+
+    def close(self) -> None:
+        self.memory.close()
+
+    # --- hooks: override any of these; they do nothing by default ----------------------------
+    def on_turn_start(self, turn: Turn) -> None:
+        """Called before step 1."""
+
+    def on_tool_call(self, record: ToolCallRecord) -> None:
+        """Called after each tool call, allowed or not."""
+
+    def on_turn_end(self, turn: Turn) -> None:
+        """Called after memory operations, with the finished Turn."""
+
+    # --- internals -------------------------------------------------------------------------------
+    def _collect_tools(self) -> dict[str, ToolSpec]:
+        specs: dict[str, ToolSpec] = {}
+        for attr in dir(type(self)):
+            fn = getattr(type(self), attr, None)
+            tool_name = getattr(fn, "__framework_tool__", None)
+            if tool_name is None:
+                continue
+            if tool_name in specs:
+                raise DefinitionError(f"{type(self).__name__}: two tools named {tool_name!r}")
+            spec = build_spec(fn, tool_name, type(self).__name__)  # type: ignore[arg-type]
+            bound = getattr(self, attr)
+            specs[tool_name] = ToolSpec(spec.name, spec.description, spec.parameters, bound)
+        return specs
+
+    def _folder(self, value: str | None) -> Path | None:
+        if value is None:
+            return None
+        path = Path(value)
+        if not path.is_absolute():
+            path = Path(inspect.getfile(type(self))).resolve().parent / path
+        return path
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "model": getattr(self.llm, "name", "?"),
+                "tools": sorted(self.tool_specs), "procedure_errors": self.memory.procedures.errors}

@@ -1,0 +1,38 @@
+"""The LLM layer: one Model protocol, a litellm adapter, and a scripted test double."""
+
+from __future__ import annotations
+
+from framework.errors import ModelNotConfigured
+from framework.llm.base import Model
+from framework.llm.litellm_model import HOW_TO_CONFIGURE, LiteLLMModel
+from framework.llm.messages import Completion, Message, Structured, ToolCall, Usage
+from framework.llm.testing import ScriptedModel
+
+
+def resolve_model(spec: str | Model | None, *, timeout_s: float = 60.0, retries: int = 2) -> Model:
+    """Turn a setting into a Model: a Model passes through, `scripted:FILE` loads a script,
+    anything else is a litellm model string."""
+    if spec is None or spec == "":
+        raise ModelNotConfigured("No model is configured. " + HOW_TO_CONFIGURE)
+    if not isinstance(spec, str):
+        return spec
+    if spec.startswith("scripted:"):
+        return ScriptedModel.from_file(spec.removeprefix("scripted:"))
+    import os
+
+    return LiteLLMModel(
+        spec, api_base=os.environ.get("FRAMEWORK_API_BASE"), timeout_s=timeout_s, retries=retries
+    )
+
+
+__all__ = [
+    "Completion",
+    "LiteLLMModel",
+    "Message",
+    "Model",
+    "ScriptedModel",
+    "Structured",
+    "ToolCall",
+    "Usage",
+    "resolve_model",
+]

@@ -1,0 +1,206 @@
+"""ScriptedModel: a deterministic, honest stand-in for an LLM.
+
+It is given the replies it will make, in order. A call of the wrong kind, a structured reply of
+the wrong type, a tool call to a tool that was not offered, a call after the script ran out, or
+a script left unconsumed (`assert_consumed`) fails loudly with what was expected and what came.
+Replies may be callables that look at the request first, so a test can assert on what the
+runtime actually sent.
+
+    model = ScriptedModel([
+        Intent(goal="greet"),            # a structured reply (type is checked)
+        say("Hello!"),                    # a completion with text
+    ])
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar, Union
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from framework.errors import DefinitionError, ScriptError
+from framework.llm.messages import Completion, Message, Structured, ToolCall, Usage
+
+M = TypeVar("M", bound=BaseModel)
+_ids = itertools.count(1)
+
+
+@dataclass
+class Say:
+    text: str
+
+
+@dataclass
+class CallTools:
+    calls: list[tuple[str, dict[str, Any]]]
+    text: str | None = None
+
+
+@dataclass
+class Fill:
+    """A structured reply given as plain data, validated against the type the runtime asks for."""
+
+    data: dict[str, Any]
+    expect: str | None = None  # the response model's class name, if the script wants to check it
+
+
+@dataclass
+class ScriptedRequest:
+    kind: str  # "complete" | "structured"
+    messages: list[Message]
+    tools: list[dict[str, Any]] | None = None
+    response_model: type[BaseModel] | None = None
+
+    @property
+    def text(self) -> str:
+        """Everything the request sent, as one string: handy for `assert "Python" in req.text`."""
+        return "\n".join(m.content or "" for m in self.messages)
+
+
+Reply = Union[Say, CallTools, Fill, BaseModel]
+Step = Union[Reply, Callable[[ScriptedRequest], Reply]]
+
+
+def say(text: str) -> Say:
+    return Say(text)
+
+
+def call(name: str, /, **arguments: Any) -> CallTools:
+    return CallTools([(name, arguments)])
+
+
+class ScriptedModel:
+    """A Model whose replies are written in advance. Shipped in the package for tests and demos."""
+
+    def __init__(self, script: Iterable[Step] = (), name: str = "scripted") -> None:
+        self.name = name
+        self._script: list[Step] = list(script)
+        self.requests: list[ScriptedRequest] = []
+
+    def extend(self, steps: Iterable[Step]) -> None:
+        self._script.extend(steps)
+
+    @property
+    def remaining(self) -> int:
+        return len(self._script)
+
+    def assert_consumed(self) -> None:
+        if self._script:
+            raise ScriptError(
+                f"ScriptedModel has {len(self._script)} unconsumed repl(ies); next: "
+                f"{self._describe(self._script[0])}"
+            )
+
+    # --- Model protocol -------------------------------------------------------------------
+    def complete(
+        self, messages: list[Message], tools: list[dict[str, Any]] | None = None
+    ) -> Completion:
+        request = ScriptedRequest("complete", list(messages), tools)
+        reply = self._next(request)
+        offered = {t["function"]["name"] for t in tools or []}
+        if isinstance(reply, Say):
+            return Completion(reply.text, [], Usage(calls=1))
+        if isinstance(reply, CallTools):
+            calls = []
+            for name, args in reply.calls:
+                if name not in offered:
+                    raise ScriptError(
+                        f"script calls tool {name!r} but the runtime offered {sorted(offered)}"
+                    )
+                calls.append(ToolCall(f"call_{next(_ids)}", name, dict(args)))
+            return Completion(reply.text, calls, Usage(calls=1))
+        raise ScriptError(
+            f"runtime asked for a completion but the script's next reply is {self._describe(reply)}"
+        )
+
+    def structured(self, messages: list[Message], response_model: type[M]) -> Structured[M]:
+        request = ScriptedRequest("structured", list(messages), None, response_model)
+        reply = self._next(request)
+        wanted = response_model.__name__
+        if isinstance(reply, Fill):
+            if reply.expect is not None and reply.expect != wanted:
+                raise ScriptError(f"runtime asked for {wanted}, script has a {reply.expect}")
+            try:
+                return Structured(response_model.model_validate(reply.data), Usage(calls=1))
+            except ValidationError as exc:
+                raise ScriptError(f"scripted {wanted} is invalid: {exc}") from exc
+        if isinstance(reply, BaseModel):
+            if not isinstance(reply, response_model):
+                raise ScriptError(
+                    f"runtime asked for {wanted}, script has a {type(reply).__name__}: {reply!r}"
+                )
+            return Structured(reply, Usage(calls=1))
+        raise ScriptError(f"runtime asked for {wanted} but the script has {self._describe(reply)}")
+
+    # --- internals -------------------------------------------------------------------------
+    def _next(self, request: ScriptedRequest) -> Reply:
+        self.requests.append(request)
+        if not self._script:
+            what = request.response_model.__name__ if request.response_model else "a completion"
+            raise ScriptError(
+                f"unexpected call #{len(self.requests)} for {what}: the script is exhausted. "
+                f"Last message: {(request.messages[-1].content or '')[:200]!r}"
+            )
+        step = self._script.pop(0)
+        if callable(step) and not isinstance(step, BaseModel):
+            return step(request)
+        return step
+
+    @staticmethod
+    def _describe(step: Any) -> str:
+        if isinstance(step, BaseModel):
+            return f"{type(step).__name__}({step.model_dump_json()[:120]})"
+        return repr(step)[:160]
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ScriptedModel:
+        """Load a script from YAML: a list of `{say: text}`, `{call: {name, arguments}}`
+        or `{fill: {...}}` (optionally `{fill: {...}, type: Intent}`)."""
+        p = Path(path)
+        try:
+            raw = yaml.safe_load(p.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise DefinitionError(f"{p}: cannot read script: {exc}") from exc
+        if not isinstance(raw, list):
+            raise DefinitionError(f"{p}: a script is a YAML list of replies")
+        steps: list[Step] = []
+        for i, item in enumerate(raw, 1):
+            steps.append(_parse_step(p, i, item))
+        return cls(steps, name=f"scripted:{p.name}")
+
+
+def _parse_step(path: Path, index: int, item: Any) -> Reply:
+    where = f"{path}: reply #{index}"
+    if not isinstance(item, dict):
+        raise DefinitionError(f"{where}: expected a mapping with say, call or fill")
+    if "say" in item:
+        return Say(str(item["say"]))
+    if "call" in item:
+        spec = item["call"]
+        specs = spec if isinstance(spec, list) else [spec]
+        try:
+            return CallTools([(s["name"], dict(s.get("arguments") or {})) for s in specs])
+        except (KeyError, TypeError):
+            raise DefinitionError(f"{where}: call needs name and arguments") from None
+    if "fill" in item:
+        if not isinstance(item["fill"], dict):
+            raise DefinitionError(f"{where}: fill must be a mapping")
+        return Fill(item["fill"], item.get("type"))
+    raise DefinitionError(f"{where}: expected one of say, call, fill; got {sorted(item)}")
+
+
+def transcript(model: ScriptedModel) -> str:
+    """A readable dump of every request a ScriptedModel received (for failing-test output)."""
+    return json.dumps(
+        [{"kind": r.kind, "messages": [m.to_openai() for m in r.messages]} for r in model.requests],
+        indent=1,
+    )
+
+
+__all__ = ["ScriptedModel", "ScriptedRequest", "Say", "CallTools", "Fill", "say", "call"]

@@ -1,0 +1,109 @@
+"""Opening the embedded database: SQLite with sqlite-vec loaded, and schema migrations.
+
+The stdlib sqlite3 on many Pythons cannot load extensions, so the driver is pysqlite3 where the
+stdlib one cannot. Migrations are named functions applied in order; the applied version is
+kept in store_meta.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlmodel import SQLModel
+
+from framework.errors import ConfigurationError, StoreError
+from framework.memory.records import AuditEvent, MemoryEntry, StoreMeta
+
+
+def _sqlite_module() -> Any:
+    if hasattr(sqlite3.Connection, "enable_load_extension"):
+        return sqlite3
+    try:
+        import pysqlite3.dbapi2 as module  # type: ignore[import-not-found]
+    except ImportError as exc:  # pragma: no cover - depends on the platform
+        raise ConfigurationError(
+            "this Python's sqlite3 cannot load extensions and pysqlite3 is missing: "
+            "pip install pysqlite3-binary"
+        ) from exc
+    return module
+
+
+def open_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        raise ConfigurationError(
+            f"database_url {url!r}: only sqlite URLs are supported by this version "
+            "(set FRAMEWORK_DATABASE_URL=sqlite:///path/to/memory.db or leave it unset)"
+        )
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, module=_sqlite_module(), connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        import sqlite_vec
+
+        dbapi_conn.enable_load_extension(True)
+        sqlite_vec.load(dbapi_conn)
+        dbapi_conn.enable_load_extension(False)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.close()
+
+    return engine
+
+
+def migration_001_initial(conn: Connection, dim: int) -> None:
+    SQLModel.metadata.create_all(
+        conn, tables=[MemoryEntry.__table__, AuditEvent.__table__, StoreMeta.__table__]  # type: ignore[attr-defined]
+    )
+    conn.exec_driver_sql(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS memory_vec USING vec0("
+        f"user_id text partition key, embedding float[{dim}] distance_metric=cosine)"
+    )
+    conn.exec_driver_sql(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS memory_fts USING fts5("
+        "content, user_id UNINDEXED, tokenize='porter unicode61')"
+    )
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_memory_user_status ON memory(user_id, status)")
+
+
+MIGRATIONS: list[Callable[[Connection, int], None]] = [migration_001_initial]
+
+
+def migrate(engine: Engine, embedder_name: str, dim: int) -> None:
+    """Bring the schema up to date and check the store's embedder matches the configured one."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
+        )
+        meta = dict(conn.exec_driver_sql("SELECT key, value FROM store_meta").fetchall())
+        version = int(meta.get("schema_version", 0))
+        for number, migration in enumerate(MIGRATIONS, 1):
+            if number > version:
+                migration(conn, int(meta.get("embedding_dim", dim)))
+                _set(conn, "schema_version", str(number))
+        stored = meta.get("embedder")
+        if stored is None:
+            _set(conn, "embedder", embedder_name)
+            _set(conn, "embedding_dim", str(dim))
+        elif stored != embedder_name:
+            raise StoreError(
+                f"this memory store's vectors were made by embedder {stored!r}, but the configured "
+                f"embedder is {embedder_name!r}. Set FRAMEWORK_EMBEDDER={stored.split(':')[0] if stored.startswith('local') else stored} "
+                "to keep using it; re-embedding into a new embedder is not available in this version."
+            )
+
+
+def _set(conn: Connection, key: str, value: str) -> None:
+    conn.exec_driver_sql(
+        "INSERT INTO store_meta(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )

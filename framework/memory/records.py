@@ -1,0 +1,75 @@
+"""The long-term store's tables: MemoryEntry (the seed's schema) and the append-only audit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class MemoryType(str, Enum):
+    fact = "fact"
+    preference = "preference"
+    outcome = "outcome"
+    constraint = "constraint"
+
+
+class MemorySource(str, Enum):
+    explicit = "explicit"  # the user said it
+    inferred = "inferred"  # the model concluded it from the conversation
+    learned = "learned"  # the runtime learned it from an outcome
+    merged = "merged"  # the result of merging or refining memories
+
+
+class MemoryStatus(str, Enum):
+    active = "active"
+    superseded = "superseded"  # kept for the audit trail, never recalled
+    forgotten = "forgotten"  # soft-forgotten on request or by policy, never recalled
+
+
+class MemoryEntry(SQLModel, table=True):
+    __tablename__ = "memory"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(index=True)
+    content: str
+    memory_type: str = Field(default=MemoryType.fact.value, index=True)
+    confidence: float = 0.8
+    source: str = MemorySource.explicit.value
+    status: str = Field(default=MemoryStatus.active.value, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_accessed: datetime | None = None
+    access_count: int = 0
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    supersedes: int | None = None
+    superseded_by: int | None = None
+    valid_until: datetime | None = None
+    session_id: str | None = None
+    embedder: str | None = None  # which embedder made this memory's vector
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    user_id: str = Field(index=True)
+    memory_id: int | None = Field(default=None, index=True)
+    operation: str  # write | read | reinforce | supersede | forget | reject | adjust | delete
+    actor: str = "runtime"  # user | agent | runtime
+    reason: str = ""
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class StoreMeta(SQLModel, table=True):
+    __tablename__ = "store_meta"
+
+    key: str = Field(primary_key=True)
+    value: str

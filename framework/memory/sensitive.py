@@ -1,0 +1,102 @@
+"""Detection and redaction of secrets and personal data.
+
+Anything the runtime persists that came from a user or a tool (working state, audit details,
+logs) goes through `redact` first, and a memory candidate with any finding is rejected by the
+write policy. Card numbers are confirmed with the Luhn checksum so ordinary numbers pass.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# (kind, pattern). Order matters only for the label a finding gets.
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("private_key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)")),
+    ("api_key", re.compile(r"\b(?:sk|pk|rk)-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,}")),
+    ("api_key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("api_key", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b")),
+    ("api_key", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}\b")),
+    ("api_key", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b")),
+    ("api_key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
+    ("api_key", re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}\b")),
+    ("api_key", re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b")),
+    ("token", re.compile(r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}")),
+    ("token", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9_\-\.=]{16,}")),
+    (
+        "password",
+        re.compile(
+            r"(?i)\b(?:password|passwd|pwd|passphrase|passcode|pin|secret|api[ _-]?key|token)"
+            r"(?:\s+(?:is|was|=|:)|\s*[:=])\s*['\"]?(\S{3,})"
+        ),
+    ),
+    ("ssn", re.compile(r"\b(?!000|666|9\d\d)\d{3}[- ](?!00)\d{2}[- ](?!0000)\d{4}\b")),
+    ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")),
+]
+_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
+_PHONE = re.compile(r"(?<!\w)\+?\d{1,3}?[ .-]?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    start: int
+    end: int
+
+
+def luhn_ok(digits: str) -> bool:
+    total, parity = 0, len(digits) % 2
+    for i, ch in enumerate(digits):
+        d = int(ch)
+        if i % 2 == parity:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _iban_ok(text: str) -> bool:
+    s = text.replace(" ", "")
+    if not 15 <= len(s) <= 34:
+        return False
+    rearranged = s[4:] + s[:4]
+    try:
+        return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+    except ValueError:
+        return False
+
+
+def find_sensitive(text: str, *, emails: bool = False, phones: bool = False) -> list[Finding]:
+    """Every secret or piece of personal data found in `text`."""
+    found: list[Finding] = []
+    for kind, pattern in _PATTERNS:
+        for m in pattern.finditer(text):
+            if kind == "iban" and not _iban_ok(m.group(0)):
+                continue
+            found.append(Finding(kind, m.start(), m.end()))
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))
+        if 13 <= len(digits) <= 19 and luhn_ok(digits):
+            found.append(Finding("card_number", m.start(), m.end()))
+    if emails:
+        found += [Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
+    if phones:
+        found += [Finding("phone", m.start(), m.end()) for m in _PHONE.finditer(text)]
+    return found
+
+
+def redact(text: str, *, emails: bool = False, phones: bool = False) -> str:
+    """`text` with every finding replaced by [REDACTED:kind]."""
+    findings = sorted(find_sensitive(text, emails=emails, phones=phones), key=lambda f: f.start)
+    out, pos = [], 0
+    for f in findings:
+        if f.start < pos:  # overlapping finding: already covered
+            pos = max(pos, f.end)
+            continue
+        out.append(text[pos : f.start])
+        out.append(f"[REDACTED:{f.kind}]")
+        pos = f.end
+    out.append(text[pos:])
+    return "".join(out)

@@ -1,0 +1,40 @@
+"""The write policy: what may enter long-term memory. Every rejection says why."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from framework.memory.sensitive import find_sensitive
+
+_TRANSIENT = re.compile(
+    r"\b(just for now|for now|only for now|this session only|for this session|for this conversation|"
+    r"temporar(y|ily)|for the moment|just this once|right now only)\b", re.IGNORECASE)
+_SPECULATIVE = re.compile(
+    r"\b(might|maybe|perhaps|possibly|thinking about|considering|not sure|wondering whether|"
+    r"wondering if|could be)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class WritePolicy:
+    min_confidence: float = 0.7
+    max_writes_per_session: int = 10
+    block_emails: bool = False
+    block_phones: bool = False
+
+    def rejection(self, content: str, confidence: float, *, anonymous: bool, writes_so_far: int) -> str | None:
+        """None if the candidate may be written, else the reason it may not."""
+        if anonymous:
+            return "anonymous session: nothing is written to long-term memory"
+        findings = find_sensitive(content, emails=self.block_emails, phones=self.block_phones)
+        if findings:
+            return "sensitive: " + ", ".join(sorted({f.kind for f in findings}))
+        if confidence < self.min_confidence:
+            return f"low confidence {confidence:.2f} < {self.min_confidence:.2f}"
+        if _TRANSIENT.search(content):
+            return "transient: meant for now, not for later"
+        if _SPECULATIVE.search(content):
+            return "speculative: not a settled fact or preference"
+        if writes_so_far >= self.max_writes_per_session:
+            return f"session cap: {self.max_writes_per_session} writes per session"
+        return None

@@ -1,0 +1,1 @@
+"""The steps of one turn, each a plain function sequenced only by framework.loop."""
