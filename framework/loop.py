@@ -92,7 +92,8 @@ def run_turn(session: Session, user_input: str) -> Turn:
             raise
         except FrameworkError as exc:  # nothing is written from output we could not read
             turn.error = (turn.error + "; " if turn.error else "") + f"memory extraction failed: {exc}"
-    turn.memory_ops += memory.learn(session.user_id, recalled.memory_ids(), turn.outcome)
+    turn.memory_ops += memory.learn(session.user_id, [r.memory.id for r in recalled.relevant if r.memory.id],
+                                   turn.outcome)
     state.conversation += [ConversationLine(role="user", content=redact(user_input)),
                            ConversationLine(role="assistant", content=redact(turn.answer))]
     memory.save_state(state)

@@ -46,6 +46,7 @@ class LiteLLMModel:
         timeout_s: float = 60.0,
         retries: int = 2,
         temperature: float | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
     ) -> None:
         self.name = model
         self.api_base = api_base
@@ -53,6 +54,7 @@ class LiteLLMModel:
         self.timeout_s = timeout_s
         self.retries = retries
         self.temperature = temperature
+        self.tool_choice = tool_choice  # None: the provider's default ("auto")
 
     def _kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"model": self.name, "timeout": self.timeout_s}
@@ -71,6 +73,8 @@ class LiteLLMModel:
         kwargs = self._kwargs()
         if tools:
             kwargs["tools"] = tools
+            if self.tool_choice is not None:
+                kwargs["tool_choice"] = self.tool_choice
         try:
             response = litellm.completion(
                 messages=[m.to_openai() for m in messages], num_retries=self.retries, **kwargs

@@ -138,7 +138,9 @@ class MemoryManager:
         return MemoryOp("write", new.id, c.content, f"{c.memory_type.value}, confidence {c.confidence:.2f}")
 
     def learn(self, user_id: str | None, used_ids: list[int], outcome: Outcome) -> list[MemoryOp]:
-        """Memories that guided a success gain confidence; a failure costs them more."""
+        """Memories that guided a success gain confidence; a failure costs them more.
+        `used_ids` are the memories recalled by relevance (preferences and constraints, included
+        in every turn, are not credited with every turn's outcome)."""
         if user_id is None or outcome.status not in ("success", "failure") or not used_ids:
             return []
         delta = SUCCESS_BONUS if outcome.status == "success" else FAILURE_PENALTY
