@@ -29,8 +29,14 @@ class DevOps(Agent):
     def environment(self) -> dict[str, Any]:
         if self.environment_file.exists():
             return dict(json.loads(self.environment_file.read_text()))
-        return {"staging": None, "production": None, "smoke_tested": [], "broken": [],
-                "files": ["app.log", "data.db", "config.yaml"], "shell_log": []}
+        return {
+            "staging": None,
+            "production": None,
+            "smoke_tested": [],
+            "broken": [],
+            "files": ["app.log", "data.db", "config.yaml"],
+            "shell_log": [],
+        }
 
     def _save(self, env: dict[str, Any]) -> None:
         self.environment_file.parent.mkdir(parents=True, exist_ok=True)

@@ -58,13 +58,21 @@ class Agent:
         settings: Settings | None = None,
     ) -> None:
         self.settings = settings or load_settings(
-            home, model=model if isinstance(model, str) else None,
-            embedder=embedder if isinstance(embedder, str) else None, database_url=database_url,
+            home,
+            model=model if isinstance(model, str) else None,
+            embedder=embedder if isinstance(embedder, str) else None,
+            database_url=database_url,
         )
-        chosen = model if model is not None else (
-            self.settings.model if self.settings.sources.get("model") != "default" else type(self).model)
-        self.llm: Model = resolve_model(chosen, timeout_s=self.settings.llm_timeout_s,
-                                        retries=self.settings.llm_retries)
+        chosen = (
+            model
+            if model is not None
+            else (
+                self.settings.model if self.settings.sources.get("model") != "default" else type(self).model
+            )
+        )
+        self.llm: Model = resolve_model(
+            chosen, timeout_s=self.settings.llm_timeout_s, retries=self.settings.llm_retries
+        )
         self.approve = approve
         self.steps_limit = self.max_steps if self.max_steps is not None else self.settings.max_steps
         self.tool_specs = self._collect_tools()
@@ -120,5 +128,9 @@ class Agent:
         return path
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "model": getattr(self.llm, "name", "?"),
-                "tools": sorted(self.tool_specs), "procedure_errors": self.memory.procedures.errors}
+        return {
+            "name": self.name,
+            "model": getattr(self.llm, "name", "?"),
+            "tools": sorted(self.tool_specs),
+            "procedure_errors": self.memory.procedures.errors,
+        }

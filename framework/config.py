@@ -86,9 +86,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if name in _FLOATS and value is not None:
             return float(value)
     except (TypeError, ValueError):
-        raise ConfigurationError(
-            f"setting {name!r} from {source} must be a number, got {value!r}"
-        ) from None
+        raise ConfigurationError(f"setting {name!r} from {source} must be a number, got {value!r}") from None
     return value
 
 
@@ -103,7 +101,5 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigurationError(f"{path}: expected a mapping of setting: value")
     unknown = set(data) - set(_SETTINGS)
     if unknown:
-        raise ConfigurationError(
-            f"{path}: unknown setting(s) {sorted(unknown)}; known: {sorted(_SETTINGS)}"
-        )
+        raise ConfigurationError(f"{path}: unknown setting(s) {sorted(unknown)}; known: {sorted(_SETTINGS)}")
     return data

@@ -19,8 +19,12 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 
 class Embedder(Protocol):
-    name: str  # recorded by the store: vectors of different embedders never mix
-    dim: int
+    @property
+    def name(self) -> str:
+        """Recorded by the store: vectors of different embedders never mix."""
+
+    @property
+    def dim(self) -> int: ...
 
     def embed(self, texts: list[str]) -> list[list[float]]: ...
 

@@ -42,7 +42,8 @@ class PolicyGate:
 
     def applicable(self, tool: str, arguments: dict[str, Any]) -> list[Policy]:
         return [
-            p for p in self.policies
+            p
+            for p in self.policies
             if any(fnmatch.fnmatchcase(tool, pat) for pat in p.applies_to.tools)
             and _matches(p.applies_to.arguments, arguments)
             and not any(_matches(e.arguments, arguments) for e in p.exceptions)

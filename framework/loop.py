@@ -66,7 +66,9 @@ def run_turn(session: Session, user_input: str) -> Turn:
                 agent.on_tool_call(record)
                 current.append(Message("tool", record.result, tool_call_id=call.id, name=call.name))
         else:
-            raise StepLimitExceeded(f"stopped after {session.max_steps} reasoning steps without a final answer")
+            raise StepLimitExceeded(
+                f"stopped after {session.max_steps} reasoning steps without a final answer"
+            )
     except ModelNotConfigured:
         raise
     except FrameworkError as exc:
@@ -92,10 +94,13 @@ def run_turn(session: Session, user_input: str) -> Turn:
             raise
         except FrameworkError as exc:  # nothing is written from output we could not read
             turn.error = (turn.error + "; " if turn.error else "") + f"memory extraction failed: {exc}"
-    turn.memory_ops += memory.learn(session.user_id, [r.memory.id for r in recalled.relevant if r.memory.id],
-                                   turn.outcome)
-    state.conversation += [ConversationLine(role="user", content=redact(user_input)),
-                           ConversationLine(role="assistant", content=redact(turn.answer))]
+    turn.memory_ops += memory.learn(
+        session.user_id, [r.memory.id for r in recalled.relevant if r.memory.id], turn.outcome
+    )
+    state.conversation += [
+        ConversationLine(role="user", content=redact(user_input)),
+        ConversationLine(role="assistant", content=redact(turn.answer)),
+    ]
     memory.save_state(state)
     session.history += [Message("user", redact(user_input)), Message("assistant", redact(turn.answer))]
     clock.lap("memory_ops")

@@ -38,8 +38,7 @@ class ToolSpec:
             return dict(self.parameters.model_validate(arguments))
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}"
-                for e in exc.errors()
+                f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}" for e in exc.errors()
             )
             raise ValueError(f"invalid arguments for {self.name}: {problems}") from None
 

@@ -37,12 +37,16 @@ class Recollection:
 
     def explain(self) -> list[str]:
         """One line per memory used, saying why it was chosen; then what was dropped."""
-        lines = [f"#{m.id} {m.memory_type} (all active {m.memory_type}s are always included): {m.content}"
-                 for m in self.constraints + self.preferences]
+        lines = [
+            f"#{m.id} {m.memory_type} (all active {m.memory_type}s are always included): {m.content}"
+            for m in self.constraints + self.preferences
+        ]
         for r in self.relevant:
             signals = ", ".join(f"{k}={v:.2f}" for k, v in r.signals.items())
-            lines.append(f"#{r.memory.id} {r.memory.memory_type} score={r.score:.2f} via {r.via} "
-                         f"[{signals}]: {r.memory.content}")
+            lines.append(
+                f"#{r.memory.id} {r.memory.memory_type} score={r.score:.2f} via {r.via} "
+                f"[{signals}]: {r.memory.content}"
+            )
         lines += [f"dropped #{mid}: {why}" for mid, why in self.dropped.items()]
         lines += [f"warning: {w}" for w in self.warnings]
         return lines

@@ -16,8 +16,6 @@ class Model(Protocol):
 
     name: str
 
-    def complete(
-        self, messages: list[Message], tools: list[dict[str, Any]] | None = None
-    ) -> Completion: ...
+    def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> Completion: ...
 
     def structured(self, messages: list[Message], response_model: type[M]) -> Structured[M]: ...

@@ -66,9 +66,7 @@ class LiteLLMModel:
             kw["temperature"] = self.temperature
         return kw
 
-    def complete(
-        self, messages: list[Message], tools: list[dict[str, Any]] | None = None
-    ) -> Completion:
+    def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> Completion:
         litellm = import_litellm()
         kwargs = self._kwargs()
         if tools:
@@ -92,7 +90,7 @@ class LiteLLMModel:
         client = instructor.from_litellm(litellm.completion, mode=instructor.Mode.TOOLS)
         try:
             value, raw = client.chat.completions.create_with_completion(
-                messages=[m.to_openai() for m in messages],
+                messages=[m.to_openai() for m in messages],  # type: ignore[misc]
                 response_model=response_model,
                 max_retries=self.retries,
                 **self._kwargs(),
@@ -132,6 +130,7 @@ def _translate(exc: Exception, model: str) -> Exception:
     if kind in {"AuthenticationError", "NotFoundError", "APIConnectionError", "BadRequestError"} and (
         kind != "BadRequestError" or "LLM Provider NOT provided" in str(exc)
     ):
-        return ModelNotConfigured(f"model {model!r} is not usable ({kind}: {str(exc)[:300]}). "
-                                  + HOW_TO_CONFIGURE)
+        return ModelNotConfigured(
+            f"model {model!r} is not usable ({kind}: {str(exc)[:300]}). " + HOW_TO_CONFIGURE
+        )
     return ModelError(f"model {model!r} failed: {kind}: {str(exc)[:500]}")

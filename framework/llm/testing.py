@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -63,8 +63,8 @@ class ScriptedRequest:
         return "\n".join(m.content or "" for m in self.messages)
 
 
-Reply = Union[Say, CallTools, Fill, BaseModel]
-Step = Union[Reply, Callable[[ScriptedRequest], Reply]]
+Reply = Say | CallTools | Fill | BaseModel
+Step = Reply | Callable[[ScriptedRequest], Reply]
 
 
 def say(text: str) -> Say:
@@ -98,9 +98,7 @@ class ScriptedModel:
             )
 
     # --- Model protocol -------------------------------------------------------------------
-    def complete(
-        self, messages: list[Message], tools: list[dict[str, Any]] | None = None
-    ) -> Completion:
+    def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> Completion:
         request = ScriptedRequest("complete", list(messages), tools)
         reply = self._next(request)
         offered = {t["function"]["name"] for t in tools or []}
@@ -110,9 +108,7 @@ class ScriptedModel:
             calls = []
             for name, args in reply.calls:
                 if name not in offered:
-                    raise ScriptError(
-                        f"script calls tool {name!r} but the runtime offered {sorted(offered)}"
-                    )
+                    raise ScriptError(f"script calls tool {name!r} but the runtime offered {sorted(offered)}")
                 calls.append(ToolCall(f"call_{next(_ids)}", name, dict(args)))
             return Completion(reply.text, calls, Usage(calls=1))
         raise ScriptError(

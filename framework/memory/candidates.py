@@ -9,10 +9,14 @@ from framework.memory.records import MemorySource, MemoryType
 
 
 class MemoryCandidate(BaseModel):
-    content: str = Field(description="a standalone statement: who and what, no pronouns that need the conversation")
+    content: str = Field(
+        description="a standalone statement: who and what, no pronouns that need the conversation"
+    )
     memory_type: MemoryType = Field(description="fact, preference, outcome or constraint")
     confidence: float = Field(ge=0.0, le=1.0, description="how sure this is true and lasting")
-    source: MemorySource = Field(MemorySource.explicit, description="explicit (user said it), inferred or learned")
+    source: MemorySource = Field(
+        MemorySource.explicit, description="explicit (user said it), inferred or learned"
+    )
     tags: list[str] = Field(default_factory=list)
     valid_for_days: float | None = Field(None, description="for time-bound facts: how long it stays true")
     replaces: int | None = Field(None, description="id of a listed memory this one corrects or updates")

@@ -32,7 +32,17 @@ def _encoding(name: str) -> Any:
 
 def encoding_for(model: str | None) -> str:
     name = (model or "").lower()
-    return "o200k_base" if any(t in name for t in ("gpt-4o", "gpt-4.1", "o1", "o3", "o4", "gpt-5")) else "cl100k_base"
+    return (
+        "o200k_base"
+        if any(t in name for t in ("gpt-4o", "gpt-4.1", "o1", "o3", "o4", "gpt-5"))
+        else "cl100k_base"
+    )
+
+
+@lru_cache(maxsize=8192)
+def _count(encoding: str, text: str) -> int:
+    # Cached: the same history lines are counted again on every call of every turn.
+    return len(_encoding(encoding).encode(text, disallowed_special=()))
 
 
 class TokenCounter:
@@ -40,7 +50,7 @@ class TokenCounter:
         self.encoding_name = encoding_for(model)
 
     def count(self, text: str) -> int:
-        return len(_encoding(self.encoding_name).encode(text, disallowed_special=()))
+        return _count(self.encoding_name, text)
 
     def count_message(self, message: Message) -> int:
         n = 4 + self.count(message.content or "")

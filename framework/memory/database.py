@@ -23,7 +23,7 @@ def _sqlite_module() -> Any:
     if hasattr(sqlite3.Connection, "enable_load_extension"):
         return sqlite3
     try:
-        import pysqlite3.dbapi2 as module  # type: ignore[import-not-found]
+        import pysqlite3.dbapi2 as module
     except ImportError as exc:  # pragma: no cover - depends on the platform
         raise ConfigurationError(
             "this Python's sqlite3 cannot load extensions and pysqlite3 is missing: "
@@ -61,7 +61,8 @@ def open_engine(url: str) -> Engine:
 
 def migration_001_initial(conn: Connection, dim: int) -> None:
     SQLModel.metadata.create_all(
-        conn, tables=[MemoryEntry.__table__, AuditEvent.__table__, StoreMeta.__table__]  # type: ignore[attr-defined]
+        conn,
+        tables=[MemoryEntry.__table__, AuditEvent.__table__, StoreMeta.__table__],  # type: ignore[attr-defined]
     )
     conn.exec_driver_sql(
         "CREATE VIRTUAL TABLE IF NOT EXISTS memory_vec USING vec0("
@@ -83,7 +84,7 @@ def migrate(engine: Engine, embedder_name: str, dim: int) -> None:
         conn.exec_driver_sql(
             "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
         )
-        meta = dict(conn.exec_driver_sql("SELECT key, value FROM store_meta").fetchall())
+        meta: dict[str, str] = dict(conn.exec_driver_sql("SELECT key, value FROM store_meta").fetchall())
         version = int(meta.get("schema_version", 0))
         for number, migration in enumerate(MIGRATIONS, 1):
             if number > version:
@@ -96,8 +97,9 @@ def migrate(engine: Engine, embedder_name: str, dim: int) -> None:
         elif stored != embedder_name:
             raise StoreError(
                 f"this memory store's vectors were made by embedder {stored!r}, but the configured "
-                f"embedder is {embedder_name!r}. Set FRAMEWORK_EMBEDDER={stored.split(':')[0] if stored.startswith('local') else stored} "
-                "to keep using it; re-embedding into a new embedder is not available in this version."
+                f"embedder is {embedder_name!r}. Configure the embedder that made the store "
+                "(--embedder / FRAMEWORK_EMBEDDER) or use another database; re-embedding a store "
+                "into a new embedder is not available in this version."
             )
 
 

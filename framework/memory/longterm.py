@@ -8,26 +8,31 @@ Constraints and preferences are also returned by structured retrieval, complete,
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 from sqlmodel import Session
 
 from framework.memory.records import AuditEvent, MemoryEntry, MemoryStatus, utcnow
+from framework.memory.sensitive import redact
 
 _WORD = re.compile(r"\w+")
 _STOP = frozenset(
-    "a an and are as at be but by do does did for from has have how i if in into is it its me my "
-    "of on or our so than that the their them then there these they this to was we were what when "
-    "where which who why will with you your".split()
+    """
+    a an and are as at be but by do does did for from has have how i if in into is it its me
+    my of on or our so than that the their them then there these they this to was we were what
+    when where which who why will with you your
+    """.split()
 )
 RRF_K = 60
+_AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ class RankWeights:
     frequency: float = 0.05
     task: float = 0.05
     recency_half_life_days: float = 30.0
+    # A vector neighbour less similar than this is not a candidate: nearest is not always near.
+    min_similarity: float = 0.25
 
 
 @dataclass
@@ -49,7 +56,7 @@ class RecallQuery:
     types: tuple[str, ...] | None = None
     tags: tuple[str, ...] | None = None
     task_tags: tuple[str, ...] = ()
-    candidates: int = 50
+    candidates: int = 30
 
 
 @dataclass
@@ -89,9 +96,7 @@ class LongTermMemory:
             s.refresh(entry)
         return entry
 
-    def _insert(
-        self, s: Session, entry: MemoryEntry, vector: list[float], actor: str, reason: str
-    ) -> None:
+    def _insert(self, s: Session, entry: MemoryEntry, vector: list[float], actor: str, reason: str) -> None:
         s.add(entry)
         s.flush()
         conn = s.connection()
@@ -103,10 +108,21 @@ class LongTermMemory:
             "INSERT INTO memory_fts(rowid, content, user_id) VALUES (?, ?, ?)",
             (entry.id, entry.content, entry.user_id),
         )
-        s.add(AuditEvent(user_id=entry.user_id, memory_id=entry.id, operation="write",
-                         actor=actor, reason=reason,
-                         detail={"type": entry.memory_type, "confidence": entry.confidence,
-                                 "source": entry.source, "supersedes": entry.supersedes}))
+        s.add(
+            AuditEvent(
+                user_id=entry.user_id,
+                memory_id=entry.id,
+                operation="write",
+                actor=actor,
+                reason=reason,
+                detail={
+                    "type": entry.memory_type,
+                    "confidence": entry.confidence,
+                    "source": entry.source,
+                    "supersedes": entry.supersedes,
+                },
+            )
+        )
 
     def supersede(
         self, user_id: str, old_id: int, new: MemoryEntry, vector: list[float], *, actor: str, reason: str
@@ -121,8 +137,16 @@ class LongTermMemory:
             old.status = MemoryStatus.superseded.value
             old.superseded_by = new.id
             self._unindex(s.connection(), [old_id])
-            s.add(AuditEvent(user_id=user_id, memory_id=old_id, operation="supersede", actor=actor,
-                             reason=reason, detail={"superseded_by": new.id}))
+            s.add(
+                AuditEvent(
+                    user_id=user_id,
+                    memory_id=old_id,
+                    operation="supersede",
+                    actor=actor,
+                    reason=reason,
+                    detail={"superseded_by": new.id},
+                )
+            )
             s.commit()
             s.refresh(new)
         return new
@@ -135,31 +159,75 @@ class LongTermMemory:
                 return False
             entry.status = MemoryStatus.forgotten.value
             self._unindex(s.connection(), [memory_id])
-            s.add(AuditEvent(user_id=user_id, memory_id=memory_id, operation="forget",
-                             actor=actor, reason=reason))
+            s.add(
+                AuditEvent(
+                    user_id=user_id, memory_id=memory_id, operation="forget", actor=actor, reason=reason
+                )
+            )
             s.commit()
         return True
 
     def adjust(
-        self, user_id: str, memory_id: int, delta: float, *, operation: str, reason: str
-    ) -> float | None:
-        """Change a memory's confidence by `delta` (clamped to 0..1); returns the new value."""
-        with Session(self.engine) as s:
-            entry = self._get(s, user_id, memory_id)
-            if entry is None or entry.status != MemoryStatus.active.value:
-                return None
-            before = entry.confidence
-            entry.confidence = min(1.0, max(0.0, before + delta))
-            s.add(AuditEvent(user_id=user_id, memory_id=memory_id, operation=operation,
-                             reason=reason, detail={"from": before, "to": entry.confidence}))
-            s.commit()
-            return entry.confidence
+        self, user_id: str, ids: list[int], delta: float, *, operation: str, reason: str
+    ) -> dict[int, float]:
+        """Change the confidence of active memories by `delta` (clamped to 0..1), in one
+        transaction with one audit row each; returns the new value of each memory changed."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self.engine.begin() as conn:
+            before: dict[int, float] = dict(
+                conn.exec_driver_sql(
+                    "SELECT id, confidence FROM memory "
+                    f"WHERE user_id = ? AND status = 'active' AND id IN ({marks})",
+                    (user_id, *ids),
+                ).fetchall()
+            )
+            if not before:
+                return {}
+            after = {mid: min(1.0, max(0.0, value + delta)) for mid, value in before.items()}
+            conn.exec_driver_sql(
+                "UPDATE memory SET confidence = ? WHERE user_id = ? AND id = ?",
+                [(value, user_id, mid) for mid, value in after.items()],
+            )
+            now = utcnow()
+            conn.execute(
+                _AUDIT.insert(),
+                [
+                    {
+                        "at": now,
+                        "user_id": user_id,
+                        "memory_id": mid,
+                        "operation": operation,
+                        "actor": "runtime",
+                        "reason": reason,
+                        "detail": {"from": before[mid], "to": value},
+                    }
+                    for mid, value in after.items()
+                ],
+            )
+        return after
 
-    def audit(self, user_id: str, operation: str, reason: str, detail: dict[str, Any] | None = None,
-              memory_id: int | None = None, actor: str = "runtime") -> None:
+    def audit(
+        self,
+        user_id: str,
+        operation: str,
+        reason: str,
+        detail: dict[str, Any] | None = None,
+        memory_id: int | None = None,
+        actor: str = "runtime",
+    ) -> None:
         with Session(self.engine) as s:
-            s.add(AuditEvent(user_id=user_id, memory_id=memory_id, operation=operation,
-                             actor=actor, reason=reason, detail=detail or {}))
+            s.add(
+                AuditEvent(
+                    user_id=user_id,
+                    memory_id=memory_id,
+                    operation=operation,
+                    actor=actor,
+                    reason=redact(reason),
+                    detail=detail or {},
+                )
+            )
             s.commit()
 
     def touch(self, user_id: str, ids: Iterable[int], query: str, scores: dict[int, float]) -> None:
@@ -173,15 +241,40 @@ class LongTermMemory:
                     f"WHERE user_id = ? AND id IN ({marks})",
                     (utcnow(), user_id, *ids),
                 )
-            conn.execute(AuditEvent.__table__.insert().values(  # type: ignore[attr-defined]
-                at=utcnow(), user_id=user_id, operation="read", actor="runtime",
-                reason="recall", detail={"query": query[:200], "ids": ids,
-                                         "scores": {str(k): round(v, 4) for k, v in scores.items()}}))
+            conn.execute(
+                _AUDIT.insert().values(
+                    at=utcnow(),
+                    user_id=user_id,
+                    operation="read",
+                    actor="runtime",
+                    reason="recall",
+                    detail={
+                        "query": redact(query)[:200],
+                        "ids": ids,
+                        "scores": {str(k): round(v, 4) for k, v in scores.items()},
+                    },
+                )
+            )
 
     # --- reads ---------------------------------------------------------------------------
     def get(self, user_id: str, memory_id: int) -> MemoryEntry | None:
         with Session(self.engine) as s:
             return self._get(s, user_id, memory_id)
+
+    def get_many(self, user_id: str, ids: list[int]) -> list[MemoryEntry]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return self._select(f"user_id = ? AND id IN ({marks})", (user_id, *ids))
+
+    def _select(self, where: str, params: tuple[Any, ...]) -> list[MemoryEntry]:
+        """Whole entries by plain SQL: on the hot path the ORM's statement building costs more
+        than the query itself."""
+        with self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                f"SELECT {_COLUMN_LIST} FROM memory WHERE {where} ORDER BY id", params
+            ).fetchall()
+        return [_entry(row) for row in rows]
 
     def _get(self, s: Session, user_id: str, memory_id: int) -> MemoryEntry | None:
         return s.scalars(
@@ -190,26 +283,26 @@ class LongTermMemory:
 
     def active(self, user_id: str, types: Iterable[str] | None = None) -> list[MemoryEntry]:
         """Structured retrieval: every active, unexpired memory of these types. Never truncated."""
-        stmt = select(MemoryEntry).where(
-            MemoryEntry.user_id == user_id,  # type: ignore[arg-type]
-            MemoryEntry.status == MemoryStatus.active.value,  # type: ignore[arg-type]
-        )
+        where, params = "user_id = ? AND status = 'active'", [user_id]
         if types is not None:
-            stmt = stmt.where(MemoryEntry.memory_type.in_(list(types)))  # type: ignore[attr-defined]
+            kinds = list(types)
+            where += f" AND memory_type IN ({','.join('?' * len(kinds))})"
+            params += kinds
         now = utcnow()
-        with Session(self.engine) as s:
-            rows = list(s.scalars(stmt.order_by(MemoryEntry.id)))  # type: ignore[arg-type]
-        return [r for r in rows if r.valid_until is None or r.valid_until > now]
+        return [e for e in self._select(where, tuple(params)) if e.valid_until is None or e.valid_until > now]
 
     def history(self, user_id: str) -> list[AuditEvent]:
         with Session(self.engine) as s:
-            return list(s.scalars(select(AuditEvent).where(AuditEvent.user_id == user_id)  # type: ignore[arg-type]
-                                  .order_by(AuditEvent.id)))  # type: ignore[arg-type]
+            return list(
+                s.scalars(
+                    select(AuditEvent)
+                    .where(AuditEvent.user_id == user_id)  # type: ignore[arg-type]
+                    .order_by(AuditEvent.id)  # type: ignore[arg-type]
+                )
+            )
 
     def all_entries(self, user_id: str) -> list[MemoryEntry]:
-        with Session(self.engine) as s:
-            return list(s.scalars(select(MemoryEntry).where(MemoryEntry.user_id == user_id)  # type: ignore[arg-type]
-                                  .order_by(MemoryEntry.id)))  # type: ignore[arg-type]
+        return self._select("user_id = ?", (user_id,))
 
     def nearest(self, user_id: str, vector: list[float], k: int = 5) -> list[tuple[int, float]]:
         """(memory id, cosine similarity) of the user's k nearest active memories."""
@@ -222,6 +315,8 @@ class LongTermMemory:
             vec_hits = self._vector(conn, query.user_id, vector, query.candidates) if vector else []
             if vector is None:
                 result.warnings.append("vector signal skipped: no query embedding")
+            floor = 1.0 - self.weights.min_similarity  # cosine distance
+            vec_hits = [(mid, d) for mid, d in vec_hits if d <= floor]
             lex_hits = self._lexical(conn, query.user_id, query.text, query.candidates)
             result.candidates = {"vector": len(vec_hits), "lexical": len(lex_hits)}
             fused: dict[int, float] = {}
@@ -232,54 +327,57 @@ class LongTermMemory:
                     via.setdefault(mid, set()).add(name)
             if not fused:
                 return result
-            rows = self._rows(conn, query.user_id, list(fused))
-        best = max(fused.values())
+            # Filter and rank on a few columns; load whole entries only for what is returned.
+            marks = ",".join("?" * len(fused))
+            rows = conn.exec_driver_sql(
+                "SELECT id, status, valid_until, confidence, memory_type, tags, created_at, access_count "
+                f"FROM memory WHERE user_id = ? AND id IN ({marks})",
+                (query.user_id, *fused),
+            ).fetchall()
+        best = 2.0 / (RRF_K + 1)  # first in both lists: relevance is absolute, not relative
         now = utcnow()
         w = self.weights
-        max_access = max((r.access_count for r in rows), default=0)
-        scored: list[Recalled] = []
-        for entry in rows:
-            assert entry.id is not None
-            reason = self._filter(entry, query, now)
+        max_access = max((r[7] for r in rows), default=0)
+        scored: list[tuple[float, int, dict[str, float]]] = []
+        for mid, status, valid_until, confidence, memory_type, tags_json, created, access in rows:
+            tags = set(json.loads(tags_json)) if tags_json else set()
+            reason = _drop_reason(query, status, _when(valid_until), confidence, memory_type, tags, now)
             if reason:
-                result.dropped[entry.id] = reason
+                result.dropped[mid] = reason
                 continue
-            age_days = max(0.0, (now - entry.created_at).total_seconds() / 86_400)
+            age_days = max(0.0, (now - _when(created)).total_seconds() / 86_400)  # type: ignore[operator]
             signals = {
-                "relevance": fused[entry.id] / best,
-                "confidence": entry.confidence,
+                "relevance": fused[mid] / best,
+                "confidence": confidence,
                 "recency": 0.5 ** (age_days / w.recency_half_life_days),
-                "frequency": math.log1p(entry.access_count) / math.log1p(max_access) if max_access else 0.0,
-                "task": 1.0 if set(query.task_tags) & set(entry.tags or []) else 0.0,
+                "frequency": math.log1p(access) / math.log1p(max_access) if max_access else 0.0,
+                "task": 1.0 if set(query.task_tags) & tags else 0.0,
             }
-            score = (w.relevance * signals["relevance"] + w.confidence * signals["confidence"]
-                     + w.recency * signals["recency"] + w.frequency * signals["frequency"]
-                     + w.task * signals["task"])
-            scored.append(Recalled(entry, score, signals, "+".join(sorted(via[entry.id]))))
-        scored.sort(key=lambda r: r.score, reverse=True)
-        for extra in scored[query.limit:]:
-            assert extra.memory.id is not None
-            result.dropped[extra.memory.id] = f"below top {query.limit}"
-        result.items = scored[: query.limit]
+            score = (
+                w.relevance * signals["relevance"]
+                + w.confidence * signals["confidence"]
+                + w.recency * signals["recency"]
+                + w.frequency * signals["frequency"]
+                + w.task * signals["task"]
+            )
+            scored.append((score, mid, signals))
+        scored.sort(key=lambda t: t[0], reverse=True)
+        for _score, mid, _signals in scored[query.limit :]:
+            result.dropped[mid] = f"below top {query.limit}"
+        top = scored[: query.limit]
+        entries = {e.id: e for e in self.get_many(query.user_id, [mid for _s, mid, _g in top])}
+        result.items = [
+            Recalled(entries[mid], score, signals, "+".join(sorted(via[mid])))
+            for score, mid, signals in top
+            if mid in entries
+        ]
         return result
 
     # --- internals -------------------------------------------------------------------------
     @staticmethod
-    def _filter(entry: MemoryEntry, query: RecallQuery, now: datetime) -> str | None:
-        if entry.status != MemoryStatus.active.value:
-            return f"status {entry.status}"
-        if entry.valid_until is not None and entry.valid_until <= now:
-            return "expired"
-        if entry.confidence < query.min_confidence:
-            return f"confidence {entry.confidence:.2f} < {query.min_confidence:.2f}"
-        if query.types is not None and entry.memory_type not in query.types:
-            return f"type {entry.memory_type}"
-        if query.tags is not None and not set(query.tags) & set(entry.tags or []):
-            return "tags"
-        return None
-
-    @staticmethod
-    def _vector(conn: Connection, user_id: str, vector: list[float] | None, k: int) -> list[tuple[int, float]]:
+    def _vector(
+        conn: Connection, user_id: str, vector: list[float] | None, k: int
+    ) -> list[tuple[int, float]]:
         if vector is None:
             return []
         rows = conn.exec_driver_sql(
@@ -302,12 +400,6 @@ class LongTermMemory:
         return [(int(r[0]), -float(r[1])) for r in rows]
 
     @staticmethod
-    def _rows(conn: Connection, user_id: str, ids: list[int]) -> list[MemoryEntry]:
-        with Session(bind=conn) as s:
-            return list(s.scalars(select(MemoryEntry).where(
-                MemoryEntry.user_id == user_id, MemoryEntry.id.in_(ids))))  # type: ignore[arg-type,union-attr]
-
-    @staticmethod
     def _unindex(conn: Connection, ids: list[int]) -> None:
         for mid in ids:
             conn.exec_driver_sql("DELETE FROM memory_vec WHERE rowid = ?", (mid,))
@@ -316,12 +408,59 @@ class LongTermMemory:
     def delete_user(self, user_id: str) -> int:
         """Right to be forgotten: every memory, vector, lexical row and audit row of the user."""
         with self.engine.begin() as conn:
-            ids = [r[0] for r in conn.exec_driver_sql(
-                "SELECT id FROM memory WHERE user_id = ?", (user_id,)).fetchall()]
+            ids = [
+                r[0]
+                for r in conn.exec_driver_sql(
+                    "SELECT id FROM memory WHERE user_id = ?", (user_id,)
+                ).fetchall()
+            ]
             self._unindex(conn, ids)
             conn.exec_driver_sql("DELETE FROM memory WHERE user_id = ?", (user_id,))
             conn.exec_driver_sql("DELETE FROM audit WHERE user_id = ?", (user_id,))
         return len(ids)
+
+
+_COLUMNS = [name for name in MemoryEntry.model_fields]
+_COLUMN_LIST = ", ".join(_COLUMNS)
+_TIMES = ("created_at", "last_accessed", "valid_until")
+
+
+def _entry(row: Any) -> MemoryEntry:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    for name in _TIMES:
+        values[name] = _when(values[name])
+    values["tags"] = json.loads(values["tags"]) if values["tags"] else []
+    return MemoryEntry.model_construct(**values)
+
+
+def _when(value: str | datetime | None) -> datetime | None:
+    """A timestamp as SQLite returns it (text, UTC) to an aware datetime."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _drop_reason(
+    query: RecallQuery,
+    status: str,
+    valid_until: datetime | None,
+    confidence: float,
+    memory_type: str,
+    tags: set[str],
+    now: datetime,
+) -> str | None:
+    """The hard filter that drops a candidate, or None if it passes them all."""
+    if status != MemoryStatus.active.value:
+        return f"status {status}"
+    if valid_until is not None and valid_until <= now:
+        return "expired"
+    if confidence < query.min_confidence:
+        return f"confidence {confidence:.2f} < {query.min_confidence:.2f}"
+    if query.types is not None and memory_type not in query.types:
+        return f"type {memory_type}"
+    if query.tags is not None and not set(query.tags) & tags:
+        return "tags"
+    return None
 
 
 def expiry(days: float) -> datetime:

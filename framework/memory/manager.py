@@ -50,53 +50,86 @@ class MemoryManager:
         return ContextWindow(self.settings.context_tokens, TokenCounter(model_name))
 
     # --- step 2: retrieve -------------------------------------------------------------------
-    def recall(self, user_id: str | None, session_id: str, query: str,
-               task_tags: tuple[str, ...] = ()) -> Recollection:
+    def recall(
+        self, user_id: str | None, session_id: str, query: str, task_tags: tuple[str, ...] = ()
+    ) -> Recollection:
         state = self.working.load(user_id or "anonymous", session_id)
         skills = [s for s in self.procedures.skills if _overlaps(query, s.when_to_use + " " + s.name)]
         if user_id is None:
-            return Recollection([], [], [], skills, self.procedures.policies, state,
-                                warnings=["anonymous session: long-term memory not consulted"])
+            return Recollection(
+                [],
+                [],
+                [],
+                skills,
+                self.procedures.policies,
+                state,
+                warnings=["anonymous session: long-term memory not consulted"],
+            )
         started = time.perf_counter()
         vector = self.embedder.embed([query])[0] if query.strip() else None
         embed_ms = (time.perf_counter() - started) * 1000
         lt = self.long_term
         always = lt.active(user_id, (MemoryType.preference.value, MemoryType.constraint.value))
-        found = lt.recall(RecallQuery(user_id, query, limit=self.recall_limit,
-                                      types=(MemoryType.fact.value, MemoryType.outcome.value),
-                                      task_tags=task_tags), vector)
+        found = lt.recall(
+            RecallQuery(
+                user_id,
+                query,
+                limit=self.recall_limit,
+                types=(MemoryType.fact.value, MemoryType.outcome.value),
+                task_tags=task_tags,
+            ),
+            vector,
+        )
         used = [m.id for m in always] + [r.memory.id for r in found.items]
-        lt.touch(user_id, [i for i in used if i is not None], query,
-                 {r.memory.id: r.score for r in found.items if r.memory.id is not None})
+        lt.touch(
+            user_id,
+            [i for i in used if i is not None],
+            query,
+            {r.memory.id: r.score for r in found.items if r.memory.id is not None},
+        )
         return Recollection(
             preferences=[m for m in always if m.memory_type == MemoryType.preference.value],
             constraints=[m for m in always if m.memory_type == MemoryType.constraint.value],
-            relevant=found.items, skills=skills, policies=self.procedures.policies, state=state,
+            relevant=found.items,
+            skills=skills,
+            policies=self.procedures.policies,
+            state=state,
             dropped={k: v for k, v in found.dropped.items() if not v.startswith("type ")},
-            candidates=found.candidates, warnings=found.warnings, embed_ms=embed_ms,
+            candidates=found.candidates,
+            warnings=found.warnings,
+            embed_ms=embed_ms,
         )
 
     def visible(self, user_id: str | None, recalled: Recollection, recent: int = 5) -> list[MemoryEntry]:
         """The memories a turn may refer to: what was recalled, and what this session wrote last
         (so "don't remember that" can name what was just stored)."""
         known = recalled.preferences + recalled.constraints + [r.memory for r in recalled.relevant]
-        ids = {m.id for m in known}
-        for mid in recalled.state.written_ids[-recent:]:
-            entry = self.long_term.get(user_id, mid) if user_id else None
-            if entry is not None and entry.status == "active" and entry.id not in ids:
-                known.append(entry)
+        if user_id is None:
+            return known
+        shown = {m.id for m in known}
+        recent_ids = [i for i in recalled.state.written_ids[-recent:] if i not in shown]
+        known += [m for m in self.long_term.get_many(user_id, recent_ids) if m.status == "active"]
         return known
 
     # --- step 6: memory operations -------------------------------------------------------------
-    def apply(self, user_id: str | None, state: WorkingState, extraction: Extraction,
-              visible_ids: set[int], actor: str = "agent") -> list[MemoryOp]:
+    def apply(
+        self,
+        user_id: str | None,
+        state: WorkingState,
+        extraction: Extraction,
+        visible_ids: set[int],
+        actor: str = "agent",
+    ) -> list[MemoryOp]:
         """Run candidates through the write policy, dedup and supersede; honour forget requests.
         Only memories the model was shown (`visible_ids`) may be replaced or forgotten."""
         ops: list[MemoryOp] = []
         for request in extraction.forget:
             if user_id is None or request.memory_id not in visible_ids:
-                ops.append(MemoryOp("reject", request.memory_id, "",
-                                    "forget request for a memory this turn did not show"))
+                ops.append(
+                    MemoryOp(
+                        "reject", request.memory_id, "", "forget request for a memory this turn did not show"
+                    )
+                )
                 continue
             reason = redact(request.reason)
             if self.long_term.forget(user_id, request.memory_id, actor="user", reason=reason):
@@ -105,33 +138,53 @@ class MemoryManager:
             ops.append(self._write(user_id, state, candidate, visible_ids, actor))
         return ops
 
-    def _write(self, user_id: str | None, state: WorkingState, c: MemoryCandidate,
-               visible_ids: set[int], actor: str) -> MemoryOp:
-        why_not = self.write_policy.rejection(c.content, c.confidence, anonymous=user_id is None,
-                                              writes_so_far=state.writes)
+    def _write(
+        self, user_id: str | None, state: WorkingState, c: MemoryCandidate, visible_ids: set[int], actor: str
+    ) -> MemoryOp:
+        why_not = self.write_policy.rejection(
+            c.content, c.confidence, anonymous=user_id is None, writes_so_far=state.writes
+        )
         if why_not is not None or user_id is None:
             if user_id is not None:
                 self.long_term.audit(user_id, "reject", why_not or "", {"content": redact(c.content)})
             return MemoryOp("reject", None, redact(c.content), why_not or "anonymous")
         vector = self.embedder.embed([c.content])[0]
         entry = MemoryEntry(
-            user_id=user_id, content=c.content, memory_type=c.memory_type.value,
-            confidence=c.confidence, source=c.source.value, tags=list(c.tags),
+            user_id=user_id,
+            content=c.content,
+            memory_type=c.memory_type.value,
+            confidence=c.confidence,
+            source=c.source.value,
+            tags=list(c.tags),
             valid_until=expiry(c.valid_for_days) if c.valid_for_days is not None else None,
-            session_id=state.session_id, embedder=self.embedder.name,
+            session_id=state.session_id,
+            embedder=self.embedder.name,
         )
         if c.replaces is not None and c.replaces in visible_ids:
-            new = self.long_term.supersede(user_id, c.replaces, entry, vector, actor=actor,
-                                           reason=f"corrects #{c.replaces}")
+            new = self.long_term.supersede(
+                user_id, c.replaces, entry, vector, actor=actor, reason=f"corrects #{c.replaces}"
+            )
             state.writes += 1
             state.written_ids.append(new.id or 0)
             return MemoryOp("supersede", new.id, c.content, f"replaces #{c.replaces}")
-        for mid, similarity in self.long_term.nearest(user_id, vector, k=3):
-            existing = self.long_term.get(user_id, mid)
-            if existing and similarity >= DUPLICATE_SIMILARITY and existing.memory_type == entry.memory_type:
-                self.long_term.adjust(user_id, mid, 0.05, operation="reinforce",
-                                      reason=f"restated (similarity {similarity:.2f})")
-                return MemoryOp("reinforce", mid, existing.content, f"near-duplicate ({similarity:.2f})")
+        close = {
+            mid: sim
+            for mid, sim in self.long_term.nearest(user_id, vector, k=3)
+            if sim >= DUPLICATE_SIMILARITY
+        }
+        for existing in self.long_term.get_many(user_id, list(close)):
+            if existing.memory_type == entry.memory_type and existing.id is not None:
+                similarity = close[existing.id]
+                self.long_term.adjust(
+                    user_id,
+                    [existing.id],
+                    0.05,
+                    operation="reinforce",
+                    reason=f"restated (similarity {similarity:.2f})",
+                )
+                return MemoryOp(
+                    "reinforce", existing.id, existing.content, f"near-duplicate ({similarity:.2f})"
+                )
         new = self.long_term.add(entry, vector, actor=actor, reason="extracted after outcome")
         state.writes += 1
         state.written_ids.append(new.id or 0)
@@ -144,20 +197,31 @@ class MemoryManager:
         if user_id is None or outcome.status not in ("success", "failure") or not used_ids:
             return []
         delta = SUCCESS_BONUS if outcome.status == "success" else FAILURE_PENALTY
-        ops = []
-        for mid in used_ids:
-            value = self.long_term.adjust(user_id, mid, delta, operation="adjust",
-                                          reason=f"guided a {outcome.status}")
-            if value is not None:
-                ops.append(MemoryOp("adjust", mid, "", f"{delta:+.1f} after {outcome.status} -> {value:.2f}"))
-        return ops
+        changed = self.long_term.adjust(
+            user_id, used_ids, delta, operation="adjust", reason=f"guided a {outcome.status}"
+        )
+        return [
+            MemoryOp("adjust", mid, "", f"{delta:+.1f} after {outcome.status} -> {value:.2f}")
+            for mid, value in changed.items()
+        ]
 
-    def remember(self, user_id: str, content: str, memory_type: str = "fact",
-                 confidence: float = 0.9, tags: list[str] | None = None) -> MemoryOp:
+    def remember(
+        self,
+        user_id: str,
+        content: str,
+        memory_type: str = "fact",
+        confidence: float = 0.9,
+        tags: list[str] | None = None,
+    ) -> MemoryOp:
         """Write one memory directly (an application's explicit 'remember'), through the policy."""
         state = WorkingState(user_id=user_id, session_id="api")
-        candidate = MemoryCandidate(content=content, memory_type=MemoryType(memory_type),
-                                    confidence=confidence, source=MemorySource.explicit, tags=tags or [])
+        candidate = MemoryCandidate(
+            content=content,
+            memory_type=MemoryType(memory_type),
+            confidence=confidence,
+            source=MemorySource.explicit,
+            tags=tags or [],
+        )
         return self._write(user_id, state, candidate, set(), actor="user")
 
     def save_state(self, state: WorkingState) -> None:
@@ -172,8 +236,10 @@ class MemoryManager:
         }
 
     def delete_user(self, user_id: str) -> dict[str, int]:
-        return {"memories": self.long_term.delete_user(user_id),
-                "sessions": self.working.delete_user(user_id)}
+        return {
+            "memories": self.long_term.delete_user(user_id),
+            "sessions": self.working.delete_user(user_id),
+        }
 
     def close(self) -> None:
         self.working.close()

@@ -40,7 +40,9 @@ class Requirement(_Strict):
 
 
 class PolicyException(_Strict):
-    arguments: dict[str, str] = Field(description="argument name -> regex; when all match, the policy does not apply")
+    arguments: dict[str, str] = Field(
+        description="argument name -> regex; when all match, the policy does not apply"
+    )
 
 
 class Policy(_Strict):
@@ -81,7 +83,7 @@ def load_procedures(skills_dir: Path | None, policies_dir: Path | None) -> Proce
             out.errors.append(f"{folder}: folder not found")
             continue
         for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-            item = _load_one(path, kind, out.errors)  # type: ignore[arg-type]
+            item = _load_one(path, kind, out.errors)
             if item is not None:
                 target.append(item)  # type: ignore[arg-type]
     return out

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from enum import Enum
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column
@@ -11,24 +11,24 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-class MemoryType(str, Enum):
+class MemoryType(StrEnum):
     fact = "fact"
     preference = "preference"
     outcome = "outcome"
     constraint = "constraint"
 
 
-class MemorySource(str, Enum):
+class MemorySource(StrEnum):
     explicit = "explicit"  # the user said it
     inferred = "inferred"  # the model concluded it from the conversation
     learned = "learned"  # the runtime learned it from an outcome
     merged = "merged"  # the result of merging or refining memories
 
 
-class MemoryStatus(str, Enum):
+class MemoryStatus(StrEnum):
     active = "active"
     superseded = "superseded"  # kept for the audit trail, never recalled
     forgotten = "forgotten"  # soft-forgotten on request or by policy, never recalled

@@ -29,6 +29,10 @@ class ConversationLine(BaseModel):
     content: str
 
 
+MAX_CONVERSATION_LINES = 60  # older lines are what the context window would evict anyway
+MAX_TOOL_RECORDS = 200
+
+
 class WorkingState(BaseModel):
     """What a session is doing now. Redacted before it is stored."""
 
@@ -69,8 +73,9 @@ class WorkingMemory:
     def save(self, state: WorkingState) -> None:
         """Store and extend the TTL: activity keeps a session alive."""
         state.updated_at = utcnow()
-        self.cache.set(self._key(state.user_id, state.session_id), state.model_dump_json(),
-                       expire=self.ttl_s)
+        del state.conversation[:-MAX_CONVERSATION_LINES]
+        del state.tool_history[:-MAX_TOOL_RECORDS]
+        self.cache.set(self._key(state.user_id, state.session_id), state.model_dump_json(), expire=self.ttl_s)
 
     def clear(self, user_id: str, session_id: str) -> None:
         self.cache.delete(self._key(user_id, session_id))

@@ -9,10 +9,14 @@ from framework.memory.sensitive import find_sensitive
 
 _TRANSIENT = re.compile(
     r"\b(just for now|for now|only for now|this session only|for this session|for this conversation|"
-    r"temporar(y|ily)|for the moment|just this once|right now only)\b", re.IGNORECASE)
+    r"temporar(y|ily)|for the moment|just this once|right now only)\b",
+    re.IGNORECASE,
+)
 _SPECULATIVE = re.compile(
     r"\b(might|maybe|perhaps|possibly|thinking about|considering|not sure|wondering whether|"
-    r"wondering if|could be)\b", re.IGNORECASE)
+    r"wondering if|could be)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,9 @@ class WritePolicy:
     block_emails: bool = False
     block_phones: bool = False
 
-    def rejection(self, content: str, confidence: float, *, anonymous: bool, writes_so_far: int) -> str | None:
+    def rejection(
+        self, content: str, confidence: float, *, anonymous: bool, writes_so_far: int
+    ) -> str | None:
         """None if the candidate may be written, else the reason it may not."""
         if anonymous:
             return "anonymous session: nothing is written to long-term memory"

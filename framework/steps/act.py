@@ -33,15 +33,35 @@ class ToolFailure(Exception):
     """Raise from a tool to report that it ran and failed (the outcome counts it as a failure)."""
 
 
-def act(call: ToolCall, tools: dict[str, ToolSpec], gate: PolicyGate, state: WorkingState,
-        approve: Approver | None, user_id: str | None) -> ToolCallRecord:
+def act(
+    call: ToolCall,
+    tools: dict[str, ToolSpec],
+    gate: PolicyGate,
+    state: WorkingState,
+    approve: Approver | None,
+    user_id: str | None,
+) -> ToolCallRecord:
     spec = tools.get(call.name)
     if spec is None:
-        return ToolCallRecord(call.name, call.arguments, "error", [], [], ok=False,
-                              result=f"error: no tool named {call.name!r}; available: {sorted(tools)}")
+        return ToolCallRecord(
+            call.name,
+            call.arguments,
+            "error",
+            [],
+            [],
+            ok=False,
+            result=f"error: no tool named {call.name!r}; available: {sorted(tools)}",
+        )
     if call.malformed is not None:
-        return ToolCallRecord(call.name, {}, "error", [], [], ok=False,
-                              result=f"error: arguments were not a JSON object: {call.malformed[:200]}")
+        return ToolCallRecord(
+            call.name,
+            {},
+            "error",
+            [],
+            [],
+            ok=False,
+            result=f"error: arguments were not a JSON object: {call.malformed[:200]}",
+        )
     try:
         arguments = spec.validate(call.arguments)
     except ValueError as exc:
@@ -59,9 +79,14 @@ def act(call: ToolCall, tools: dict[str, ToolSpec], gate: PolicyGate, state: Wor
         _execute(spec, arguments, record)
         if decision.verdict == "warn":
             record.result = f"(policy warning: {decision.message}) {record.result}"
-    state.tool_history.append(ToolRecord(
-        name=call.name, arguments=json.loads(redact(json.dumps(arguments, default=str))),
-        ok=record.ok, decision=record.verdict))
+    state.tool_history.append(
+        ToolRecord(
+            name=call.name,
+            arguments=json.loads(redact(json.dumps(arguments, default=str))),
+            ok=record.ok,
+            decision=record.verdict,
+        )
+    )
     return record
 
 

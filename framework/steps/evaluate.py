@@ -19,7 +19,13 @@ class OutcomeJudgment(BaseModel):
 
 
 def evaluate(tool_calls: list[ToolCallRecord], answer: str, error: str | None) -> Outcome:
-    failures = [f"{t.name}: {t.result}" for t in tool_calls if not t.ok]
+    # A call that was denied or failed, then retried successfully later in the turn (e.g. after
+    # staging and smoke tests), was corrected on the way and does not make the outcome a failure.
+    failures = [
+        f"{t.name}: {t.result}"
+        for i, t in enumerate(tool_calls)
+        if not t.ok and not any(later.ok and later.name == t.name for later in tool_calls[i + 1 :])
+    ]
     succeeded = [t.name for t in tool_calls if t.ok]
     if error:
         return Outcome("failure", error, failures + [error])
@@ -28,8 +34,7 @@ def evaluate(tool_calls: list[ToolCallRecord], answer: str, error: str | None) -
     if not failures:
         return Outcome("success", f"ran {', '.join(succeeded)}")
     status: Literal["failure", "partial"] = "partial" if succeeded else "failure"
-    return Outcome(status, f"{len(failures)} of {len(tool_calls)} tool calls failed or were denied",
-                   failures)
+    return Outcome(status, f"{len(failures)} of {len(tool_calls)} tool calls failed or were denied", failures)
 
 
 def judge(model: Model, goal: str, tool_calls: list[ToolCallRecord], answer: str) -> tuple[Outcome, Usage]:

@@ -11,9 +11,21 @@ from framework.prompts import render
 from framework.turn import Outcome, ToolCallRecord
 
 
-def extract(model: Model, user_input: str, answer: str, tool_calls: list[ToolCallRecord],
-            outcome: Outcome, known: list[MemoryEntry]) -> tuple[Extraction, Usage]:
-    prompt = render("extract", known=known, user_input=user_input, answer=redact(answer),
-                    tool_calls=tool_calls, outcome=outcome)
+def extract(
+    model: Model,
+    user_input: str,
+    answer: str,
+    tool_calls: list[ToolCallRecord],
+    outcome: Outcome,
+    known: list[MemoryEntry],
+) -> tuple[Extraction, Usage]:
+    prompt = render(
+        "extract",
+        known=known,
+        user_input=user_input,
+        answer=redact(answer),
+        tool_calls=tool_calls,
+        outcome=outcome,
+    )
     out = model.structured([Message("user", prompt)], Extraction)
     return out.value, out.usage

@@ -9,19 +9,23 @@ from framework.turn import Recollection
 
 
 def system_prompt(instructions: str, memory: Recollection) -> Message:
-    return Message("system", render(
+    return Message(
         "system",
-        instructions=instructions,
-        policies=memory.policies,
-        skills=memory.skills,
-        constraints=memory.constraints,
-        preferences=memory.preferences,
-        relevant=memory.relevant,
-        done=memory.state.tool_history,
-    ))
+        render(
+            "system",
+            instructions=instructions,
+            policies=memory.policies,
+            skills=memory.skills,
+            constraints=memory.constraints,
+            preferences=memory.preferences,
+            relevant=memory.relevant,
+            done=memory.state.tool_history,
+        ),
+    )
 
 
-def build_prompt(window: ContextWindow, system: Message, history: list[Message],
-                 current: list[Message]) -> Window:
+def build_prompt(
+    window: ContextWindow, system: Message, history: list[Message], current: list[Message]
+) -> Window:
     """`current` is this turn so far: the user's message, then tool calls and their results."""
     return window.fit(system, history, current)

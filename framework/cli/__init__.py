@@ -1,0 +1,31 @@
+"""The `framework` command. Only click is imported here: `framework --help` must stay fast, so
+every command imports the runtime (sqlmodel, litellm, torch) inside its own body."""
+
+from __future__ import annotations
+
+import click
+
+from framework.cli.bench import bench
+from framework.cli.chat import chat
+from framework.cli.demo import demo
+from framework.cli.memory import config, memory
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option("0.1.0", prog_name="framework")
+def main() -> None:
+    """An agent runtime that owns a governed memory.
+
+    \b
+    framework demo                      the runtime end to end, offline (scripted model)
+    framework chat --agent assistant    talk to an agent (needs a model: --model or FRAMEWORK_MODEL)
+    framework memory list --user ada    what is remembered about a user, and the audit trail
+    framework bench overhead            the runtime's own cost per turn
+    """
+
+
+main.add_command(chat)
+main.add_command(demo)
+main.add_command(bench)
+main.add_command(memory)
+main.add_command(config)
