@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from framework.errors import FrameworkError, ModelNotConfigured, StepLimitExceeded
 from framework.llm.messages import Message
-from framework.memory.sensitive import redact
+from framework.memory.sensitive import redact, sensitive_values
 from framework.memory.working import ConversationLine
 from framework.steps.act import act
 from framework.steps.evaluate import evaluate, judge
@@ -89,7 +89,10 @@ def run_turn(session: Session, user_input: str) -> Turn:
             extraction, usage = extract(model, user_input, turn.answer, turn.tool_calls, turn.outcome, known)
             turn.usage.add(usage)
             visible = {m.id for m in known if m.id is not None}
-            turn.memory_ops += memory.apply(session.user_id, state, extraction, visible)
+            secrets = sensitive_values(user_input) | {
+                v for t in turn.tool_calls for v in sensitive_values(t.result)
+            }
+            turn.memory_ops += memory.apply(session.user_id, state, extraction, visible, secrets=secrets)
         except ModelNotConfigured:
             raise
         except FrameworkError as exc:  # nothing is written from output we could not read

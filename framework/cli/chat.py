@@ -115,6 +115,9 @@ def chat(
         click.echo()
     finally:
         agent.close()
+    left = getattr(agent.llm, "remaining", 0)  # a scripted model (scripted:FILE) not fully used
+    if left:
+        click.echo(click.style(f"  note: the scripted model has {left} unused repl(ies)", fg="yellow"))
     click.echo(f"bye — session {session.session_id} is saved; resume it with --session {session.session_id}")
 
 

@@ -430,7 +430,7 @@ def _entry(row: Any) -> MemoryEntry:
     for name in _TIMES:
         values[name] = _when(values[name])
     values["tags"] = json.loads(values["tags"]) if values["tags"] else []
-    return MemoryEntry.model_construct(**values)
+    return MemoryEntry(**values)
 
 
 def _when(value: str | datetime | None) -> datetime | None:

@@ -14,7 +14,7 @@ from framework.memory.database import migrate, open_engine
 from framework.memory.longterm import LongTermMemory, RankWeights, RecallQuery, expiry
 from framework.memory.procedural import Procedures, load_procedures
 from framework.memory.records import MemoryEntry, MemorySource, MemoryType
-from framework.memory.sensitive import redact
+from framework.memory.sensitive import redact, repeats_secret, sensitive_values
 from framework.memory.working import WorkingMemory, WorkingState
 from framework.memory.write_policy import WritePolicy
 from framework.turn import MemoryOp, Outcome, Recollection
@@ -119,6 +119,7 @@ class MemoryManager:
         extraction: Extraction,
         visible_ids: set[int],
         actor: str = "agent",
+        secrets: set[str] | None = None,
     ) -> list[MemoryOp]:
         """Run candidates through the write policy, dedup and supersede; honour forget requests.
         Only memories the model was shown (`visible_ids`) may be replaced or forgotten."""
@@ -135,19 +136,28 @@ class MemoryManager:
             if self.long_term.forget(user_id, request.memory_id, actor="user", reason=reason):
                 ops.append(MemoryOp("forget", request.memory_id, "", reason))
         for candidate in extraction.memories:
-            ops.append(self._write(user_id, state, candidate, visible_ids, actor))
+            ops.append(self._write(user_id, state, candidate, visible_ids, actor, secrets or set()))
         return ops
 
     def _write(
-        self, user_id: str | None, state: WorkingState, c: MemoryCandidate, visible_ids: set[int], actor: str
+        self,
+        user_id: str | None,
+        state: WorkingState,
+        c: MemoryCandidate,
+        visible_ids: set[int],
+        actor: str,
+        secrets: set[str],
     ) -> MemoryOp:
         why_not = self.write_policy.rejection(
             c.content, c.confidence, anonymous=user_id is None, writes_so_far=state.writes
         )
+        if why_not is None and repeats_secret(c.content, secrets):
+            why_not = "sensitive: repeats a secret from the conversation"
+        content = _scrub(c.content, secrets)
         if why_not is not None or user_id is None:
             if user_id is not None:
-                self.long_term.audit(user_id, "reject", why_not or "", {"content": redact(c.content)})
-            return MemoryOp("reject", None, redact(c.content), why_not or "anonymous")
+                self.long_term.audit(user_id, "reject", why_not or "", {"content": content})
+            return MemoryOp("reject", None, content, why_not or "anonymous")
         vector = self.embedder.embed([c.content])[0]
         entry = MemoryEntry(
             user_id=user_id,
@@ -222,7 +232,7 @@ class MemoryManager:
             source=MemorySource.explicit,
             tags=tags or [],
         )
-        return self._write(user_id, state, candidate, set(), actor="user")
+        return self._write(user_id, state, candidate, set(), "user", sensitive_values(content))
 
     def save_state(self, state: WorkingState) -> None:
         self.working.save(state)
@@ -244,6 +254,14 @@ class MemoryManager:
     def close(self) -> None:
         self.working.close()
         self.engine.dispose()
+
+
+def _scrub(text: str, secrets: set[str]) -> str:
+    """`text` redacted by pattern and with every known secret value masked."""
+    text = redact(text)
+    for value in secrets:
+        text = text.replace(value, "[REDACTED]")
+    return text
 
 
 def _overlaps(query: str, text: str) -> bool:

@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+_PASSWORD = re.compile(
+    r"(?i)\b(?:password|passwd|pwd|passphrase|passcode|pin|secret|api[ _-]?key|token)"
+    r"(?:\s+(?:is|was|=|:)|\s*[:=])\s*['\"]?(\S{3,})"
+)
 # (kind, pattern). Order matters only for the label a finding gets.
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
@@ -26,13 +30,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("api_key", re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b")),
     ("token", re.compile(r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}")),
     ("token", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9_\-\.=]{16,}")),
-    (
-        "password",
-        re.compile(
-            r"(?i)\b(?:password|passwd|pwd|passphrase|passcode|pin|secret|api[ _-]?key|token)"
-            r"(?:\s+(?:is|was|=|:)|\s*[:=])\s*['\"]?(\S{3,})"
-        ),
-    ),
+    ("password", _PASSWORD),
     ("ssn", re.compile(r"\b(?!000|666|9\d\d)\d{3}[- ](?!00)\d{2}[- ](?!0000)\d{4}\b")),
     ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")),
 ]
@@ -88,6 +86,27 @@ def find_sensitive(text: str, *, emails: bool = False, phones: bool = False) -> 
     if phones:
         found += [Finding("phone", m.start(), m.end()) for m in _PHONE.finditer(text)]
     return found
+
+
+def sensitive_values(text: str, *, emails: bool = False, phones: bool = False) -> set[str]:
+    """The secret values themselves (a password without its "password is", a card's digits), so
+    that a memory restating one in other words can be recognised."""
+    values: set[str] = set()
+    for f in find_sensitive(text, emails=emails, phones=phones):
+        found = text[f.start : f.end]
+        if f.kind == "password":
+            match = _PASSWORD.search(found)
+            found = match.group(1) if match else found
+        values.add(found.strip("'\".,;"))
+        digits = re.sub(r"\D", "", found)
+        if f.kind in ("card_number", "ssn", "iban") and digits:
+            values.add(digits)
+    return {v for v in values if len(v) >= 4}
+
+
+def repeats_secret(text: str, secrets: set[str]) -> bool:
+    digits = re.sub(r"\D", "", text)
+    return any(s in text or (s.isdigit() and s in digits) for s in secrets)
 
 
 def redact(text: str, *, emails: bool = False, phones: bool = False) -> str:

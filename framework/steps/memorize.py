@@ -22,7 +22,7 @@ def extract(
     prompt = render(
         "extract",
         known=known,
-        user_input=user_input,
+        user_input=redact(user_input),
         answer=redact(answer),
         tool_calls=tool_calls,
         outcome=outcome,
