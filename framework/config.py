@@ -81,7 +81,11 @@ def load_settings(home: str | Path | None = None, **flags: Any) -> Settings:
 
 def _coerce(name: str, value: Any, source: str) -> Any:
     try:
+        if isinstance(value, bool) and (name in _INTS or name in _FLOATS):
+            raise ValueError("a boolean is not a number")
         if name in _INTS and value is not None:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError("not a whole number")
             return int(value)
         if name in _FLOATS and value is not None:
             return float(value)

@@ -33,7 +33,7 @@ class Session:
         self.max_steps = agent.steps_limit
         self.window = self.memory.context_window(getattr(self.model, "name", None))
         # Resume the conversation this session already had (possibly in another process).
-        state = self.memory.working.load(user_id or "anonymous", self.session_id)
+        state = self.memory.working.load(user_id, self.session_id)
         self.history: list[Message] = [Message(line.role, line.content) for line in state.conversation]
 
     def send(self, text: str) -> Turn:

@@ -82,21 +82,23 @@ def build_spec(fn: Callable[..., Any], name: str, owner: str) -> ToolSpec:
     return ToolSpec(name=name, description=description, parameters=model, function=fn)
 
 
+_SECTION = re.compile(r"^(args|arguments|parameters|returns?|raises|yields?|examples?|notes?):\s*$", re.I)
+
+
 def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
-    lines = doc.splitlines()
+    """The summary (text before the first section) and the `Args:` descriptions."""
     summary: list[str] = []
     args: dict[str, str] = {}
-    in_args = False
-    for line in lines:
-        if line.strip().lower() in {"args:", "arguments:", "parameters:"}:
-            in_args = True
+    section: str | None = None
+    for line in doc.splitlines():
+        header = _SECTION.match(line.strip())
+        if header and not line.startswith(" "):
+            section = header.group(1).lower()
             continue
-        if in_args:
+        if section is None:
+            summary.append(line)
+        elif section in ("args", "arguments", "parameters"):
             match = _ARG_LINE.match(line)
             if match:
                 args[match.group(1)] = match.group(2).strip()
-            elif line.strip() and not line.startswith(" ") and line.strip().endswith(":"):
-                in_args = False
-        else:
-            summary.append(line)
     return " ".join(s.strip() for s in summary if s.strip()), args

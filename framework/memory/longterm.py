@@ -66,7 +66,7 @@ class Recalled:
     memory: MemoryEntry
     score: float
     signals: dict[str, float]
-    via: str  # "vector", "lexical", "vector+lexical" or "structured"
+    via: str  # "vector", "lexical" or "lexical+vector"
 
 
 @dataclass

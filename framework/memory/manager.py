@@ -53,7 +53,7 @@ class MemoryManager:
     def recall(
         self, user_id: str | None, session_id: str, query: str, task_tags: tuple[str, ...] = ()
     ) -> Recollection:
-        state = self.working.load(user_id or "anonymous", session_id)
+        state = self.working.load(user_id, session_id)
         skills = [s for s in self.procedures.skills if _overlaps(query, s.when_to_use + " " + s.name)]
         if user_id is None:
             return Recollection(

@@ -18,21 +18,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _check_regexes(value: dict[str, str]) -> dict[str, str]:
+    for name, pattern in value.items():
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"argument {name!r}: bad regex {pattern!r}: {exc}") from None
+    return value
+
+
 class AppliesTo(_Strict):
     tools: list[str] = Field(min_length=1, description="tool names (fnmatch patterns) the policy governs")
     arguments: dict[str, str] = Field(
         default_factory=dict, description="argument name -> regex; all must match (case-insensitive)"
     )
 
-    @field_validator("arguments")
-    @classmethod
-    def _regexes_compile(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, pattern in value.items():
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"argument {name!r}: bad regex {pattern!r}: {exc}") from None
-        return value
+    _regexes = field_validator("arguments")(_check_regexes)
 
 
 class Requirement(_Strict):
@@ -41,8 +42,9 @@ class Requirement(_Strict):
 
 class PolicyException(_Strict):
     arguments: dict[str, str] = Field(
-        description="argument name -> regex; when all match, the policy does not apply"
+        min_length=1, description="argument name -> regex; when all match, the policy does not apply"
     )
+    _regexes = field_validator("arguments")(_check_regexes)
 
 
 class Policy(_Strict):
@@ -91,7 +93,10 @@ def load_procedures(skills_dir: Path | None, policies_dir: Path | None) -> Proce
 
 def _load_one(path: Path, kind: type[Skill] | type[Policy], errors: list[str]) -> Skill | Policy | None:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        errors.append(f"{path}: cannot read: {exc}")
+        return None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

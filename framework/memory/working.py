@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
@@ -36,7 +37,7 @@ MAX_TOOL_RECORDS = 200
 class WorkingState(BaseModel):
     """What a session is doing now. Redacted before it is stored."""
 
-    user_id: str
+    user_id: str | None  # None: an anonymous session
     session_id: str
     goal: str | None = None
     phase: str | None = None
@@ -61,10 +62,13 @@ class WorkingMemory:
         self.ttl_s = ttl_s
 
     @staticmethod
-    def _key(user_id: str, session_id: str) -> str:
-        return f"working:{user_id}:{session_id}"
+    def _key(user_id: str | None, session_id: str) -> str:
+        # Each id is quoted so that ("a:b", "c") and ("a", "b:c") never share an entry; "*" never
+        # comes out of quote(), so anonymous sessions cannot collide with a user named anything.
+        user = "*" if user_id is None else quote(user_id, safe="")
+        return f"working:{user}:{quote(session_id, safe='')}"
 
-    def load(self, user_id: str, session_id: str) -> WorkingState:
+    def load(self, user_id: str | None, session_id: str) -> WorkingState:
         raw = self.cache.get(self._key(user_id, session_id))
         if raw is None:
             return WorkingState(user_id=user_id, session_id=session_id)
@@ -77,11 +81,11 @@ class WorkingMemory:
         del state.tool_history[:-MAX_TOOL_RECORDS]
         self.cache.set(self._key(state.user_id, state.session_id), state.model_dump_json(), expire=self.ttl_s)
 
-    def clear(self, user_id: str, session_id: str) -> None:
+    def clear(self, user_id: str | None, session_id: str) -> None:
         self.cache.delete(self._key(user_id, session_id))
 
     def delete_user(self, user_id: str) -> int:
-        prefix = f"working:{user_id}:"
+        prefix = f"working:{quote(user_id, safe='')}:"
         keys = [k for k in self.cache.iterkeys() if isinstance(k, str) and k.startswith(prefix)]
         for k in keys:
             self.cache.delete(k)

@@ -1,0 +1,63 @@
+"""Working memory in a real diskcache directory: restart, TTL, isolation, deletion."""
+
+import time
+from pathlib import Path
+
+from framework.memory.working import ConversationLine, ToolRecord, WorkingMemory, WorkingState
+
+
+def state(user: str, session: str, goal: str) -> WorkingState:
+    return WorkingState(user_id=user, session_id=session, goal=goal, writes=2,
+                        tool_history=[ToolRecord(name="deploy_to_staging", arguments={"v": "1.4.2"},
+                                                 ok=True, decision="allow")],
+                        conversation=[ConversationLine(role="user", content="ship it")])
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    first = WorkingMemory(tmp_path / "wm", ttl_s=60)
+    saved = state("ada", "s1", "ship 1.4.2")
+    first.save(saved)
+    first.close()
+
+    loaded = WorkingMemory(tmp_path / "wm", ttl_s=60).load("ada", "s1")
+    assert loaded == saved
+    assert loaded.succeeded("deploy_to_staging") and not loaded.succeeded("run_smoke_tests")
+
+
+def test_unknown_session_starts_empty(tmp_path: Path) -> None:
+    fresh = WorkingMemory(tmp_path, ttl_s=60).load("ada", "new")
+    assert (fresh.user_id, fresh.session_id, fresh.goal, fresh.tool_history) == ("ada", "new", None, [])
+
+
+def test_state_expires_after_the_ttl(tmp_path: Path) -> None:
+    wm = WorkingMemory(tmp_path, ttl_s=1)
+    wm.save(state("ada", "s1", "short-lived"))
+    assert wm.load("ada", "s1").goal == "short-lived"
+    time.sleep(1.2)
+    assert wm.load("ada", "s1").goal is None
+
+
+def test_two_sessions_of_one_user_are_separate(tmp_path: Path) -> None:
+    wm = WorkingMemory(tmp_path, ttl_s=60)
+    wm.save(state("ada", "s1", "first"))
+    wm.save(state("ada", "s2", "second"))
+    assert (wm.load("ada", "s1").goal, wm.load("ada", "s2").goal) == ("first", "second")
+    wm.clear("ada", "s1")
+    assert (wm.load("ada", "s1").goal, wm.load("ada", "s2").goal) == (None, "second")
+
+
+def test_delete_user_removes_only_that_users_sessions(tmp_path: Path) -> None:
+    wm = WorkingMemory(tmp_path, ttl_s=60)
+    for session in ("s1", "s2"):
+        wm.save(state("ada", session, "ada's"))
+    wm.save(state("adam", "s1", "adam's"))  # a user whose id starts with "ada"
+    assert wm.delete_user("ada") == 2
+    assert wm.load("ada", "s1").goal is None and wm.load("ada", "s2").goal is None
+    assert wm.load("adam", "s1").goal == "adam's"
+
+
+def test_ids_containing_colons_do_not_collide(tmp_path: Path) -> None:
+    wm = WorkingMemory(tmp_path, ttl_s=60)
+    wm.save(state("team:ada", "s1", "ada's plan"))
+    assert wm.load("team", "ada:s1").goal is None
+    assert wm.delete_user("team") == 0
