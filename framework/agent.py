@@ -71,7 +71,10 @@ class Agent:
             )
         )
         self.llm: Model = resolve_model(
-            chosen, timeout_s=self.settings.llm_timeout_s, retries=self.settings.llm_retries
+            chosen,
+            timeout_s=self.settings.llm_timeout_s,
+            retries=self.settings.llm_retries,
+            max_tokens=self.settings.llm_max_tokens,
         )
         self.approve = approve
         self.steps_limit = self.max_steps if self.max_steps is not None else self.settings.max_steps

@@ -25,8 +25,9 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     "max_steps": ("FRAMEWORK_MAX_STEPS", 8),
     "llm_timeout_s": ("FRAMEWORK_LLM_TIMEOUT_S", 60.0),
     "llm_retries": ("FRAMEWORK_LLM_RETRIES", 2),
+    "llm_max_tokens": ("FRAMEWORK_LLM_MAX_TOKENS", 2048),
 }
-_INTS = {"working_ttl_s", "context_tokens", "max_steps", "llm_retries"}
+_INTS = {"working_ttl_s", "context_tokens", "max_steps", "llm_retries", "llm_max_tokens"}
 _FLOATS = {"llm_timeout_s"}
 
 
@@ -41,6 +42,7 @@ class Settings:
     max_steps: int
     llm_timeout_s: float
     llm_retries: int
+    llm_max_tokens: int
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from framework.errors import FrameworkError, ModelNotConfigured, StepLimitExceeded
 from framework.llm.messages import Message
 from framework.memory.sensitive import redact, sensitive_values
-from framework.memory.working import ConversationLine
+from framework.memory.working import MAX_CONVERSATION_LINES, ConversationLine
 from framework.steps.act import act
 from framework.steps.evaluate import evaluate, judge
 from framework.steps.intent import Intent, detect_intent
@@ -106,6 +106,7 @@ def run_turn(session: Session, user_input: str) -> Turn:
     ]
     memory.save_state(state)
     session.history += [Message("user", redact(user_input)), Message("assistant", redact(turn.answer))]
+    del session.history[:-MAX_CONVERSATION_LINES]  # as much as working memory keeps
     clock.lap("memory_ops")
     agent.on_turn_end(turn)
     return turn

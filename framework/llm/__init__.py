@@ -9,7 +9,9 @@ from framework.llm.messages import Completion, Message, Structured, ToolCall, Us
 from framework.llm.testing import ScriptedModel
 
 
-def resolve_model(spec: str | Model | None, *, timeout_s: float = 60.0, retries: int = 2) -> Model:
+def resolve_model(
+    spec: str | Model | None, *, timeout_s: float = 60.0, retries: int = 2, max_tokens: int | None = None
+) -> Model:
     """Turn a setting into a Model: a Model passes through, `scripted:FILE` loads a script,
     anything else is a litellm model string."""
     if spec is None or spec == "":
@@ -21,7 +23,11 @@ def resolve_model(spec: str | Model | None, *, timeout_s: float = 60.0, retries:
     import os
 
     return LiteLLMModel(
-        spec, api_base=os.environ.get("FRAMEWORK_API_BASE"), timeout_s=timeout_s, retries=retries
+        spec,
+        api_base=os.environ.get("FRAMEWORK_API_BASE"),
+        timeout_s=timeout_s,
+        retries=retries,
+        max_tokens=max_tokens,
     )
 
 

@@ -47,6 +47,7 @@ class LiteLLMModel:
         retries: int = 2,
         temperature: float | None = None,
         tool_choice: str | dict[str, Any] | None = None,
+        max_tokens: int | None = None,
     ) -> None:
         self.name = model
         self.api_base = api_base
@@ -55,6 +56,7 @@ class LiteLLMModel:
         self.retries = retries
         self.temperature = temperature
         self.tool_choice = tool_choice  # None: the provider's default ("auto")
+        self.max_tokens = max_tokens  # a cap per reply: a runaway generation cannot hold the model
 
     def _kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"model": self.name, "timeout": self.timeout_s}
@@ -64,6 +66,8 @@ class LiteLLMModel:
             kw["api_key"] = self.api_key
         if self.temperature is not None:
             kw["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            kw["max_tokens"] = self.max_tokens
         return kw
 
     def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> Completion:
@@ -88,6 +92,8 @@ class LiteLLMModel:
         import instructor
 
         client = instructor.from_litellm(litellm.completion, mode=instructor.Mode.TOOLS)
+        attempts: list[Any] = []  # instructor retries with the validation error: count each request
+        client.on("completion:response", attempts.append)
         try:
             value, raw = client.chat.completions.create_with_completion(
                 messages=[m.to_openai() for m in messages],  # type: ignore[misc]
@@ -96,8 +102,13 @@ class LiteLLMModel:
                 **self._kwargs(),
             )
         except Exception as exc:
-            raise _translate(exc, self.name) from exc
-        return Structured(value, _usage(litellm, raw))
+            # instructor wraps the provider's error: judge the cause (auth, unknown model, ...)
+            cause = exc.__cause__ if type(exc).__name__ == "InstructorRetryException" else None
+            raise _translate(cause if isinstance(cause, Exception) else exc, self.name) from exc
+        usage = _usage(litellm, raw)
+        usage.calls = max(1, len(attempts))
+        # instructor returns a subclass carrying the raw response: hand back the plain model
+        return Structured(response_model.model_validate(value.model_dump()), usage)
 
 
 def _parse_tool_call(call: Any) -> ToolCall:
@@ -127,9 +138,14 @@ def _usage(litellm: Any, response: Any) -> Usage:
 
 def _translate(exc: Exception, model: str) -> Exception:
     kind = type(exc).__name__
-    if kind in {"AuthenticationError", "NotFoundError", "APIConnectionError", "BadRequestError"} and (
-        kind != "BadRequestError" or "LLM Provider NOT provided" in str(exc)
-    ):
+    text = str(exc)
+    unusable = (
+        kind in {"AuthenticationError", "NotFoundError", "APIConnectionError", "PermissionDeniedError"}
+        or (kind == "BadRequestError" and "LLM Provider NOT provided" in text)
+        # litellm 1.106 reports a refused connection (server down) as an InternalServerError
+        or (kind == "InternalServerError" and "Connection" in text)
+    )
+    if unusable:
         return ModelNotConfigured(
             f"model {model!r} is not usable ({kind}: {str(exc)[:300]}). " + HOW_TO_CONFIGURE
         )

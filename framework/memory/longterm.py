@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session
 
 from framework.memory.records import AuditEvent, MemoryEntry, MemoryStatus, utcnow
@@ -85,6 +86,9 @@ class LongTermMemory:
     def __init__(self, engine: Engine, weights: RankWeights | None = None) -> None:
         self.engine = engine
         self.weights = weights or RankWeights()
+        # model_construct (used on the read path) needs the ORM mappers set up; in a fresh process
+        # whose first store access is a read nothing else would have done it yet.
+        configure_mappers()
 
     # --- writes (each call is one transaction, audited) ---------------------------------
     def add(
@@ -430,7 +434,7 @@ def _entry(row: Any) -> MemoryEntry:
     for name in _TIMES:
         values[name] = _when(values[name])
     values["tags"] = json.loads(values["tags"]) if values["tags"] else []
-    return MemoryEntry(**values)
+    return MemoryEntry.model_construct(**values)  # trusted columns: skip validation (8x faster)
 
 
 def _when(value: str | datetime | None) -> datetime | None:
