@@ -21,6 +21,7 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     "embedder": ("FRAMEWORK_EMBEDDER", "local"),
     "database_url": ("FRAMEWORK_DATABASE_URL", None),  # None: sqlite file in home
     "working_ttl_s": ("FRAMEWORK_WORKING_TTL_S", 86_400),
+    "working_url": ("FRAMEWORK_WORKING_URL", None),  # None: diskcache in home; redis://host:port/db
     "context_tokens": ("FRAMEWORK_CONTEXT_TOKENS", 8_000),
     "max_steps": ("FRAMEWORK_MAX_STEPS", 8),
     "llm_timeout_s": ("FRAMEWORK_LLM_TIMEOUT_S", 60.0),
@@ -38,6 +39,7 @@ class Settings:
     embedder: str
     database_url: str
     working_ttl_s: int
+    working_url: str | None
     context_tokens: int
     max_steps: int
     llm_timeout_s: float

@@ -3,16 +3,18 @@
 Deterministic: the decision depends only on the call, the policies and what already happened in
 this session (its working state). Verdicts: allow, warn (soft policy broken: run, but say so),
 deny (hard policy broken: the model is told why), approve (a human must say yes first).
+Each decision names the policies that spoke as "name@version", and the files they came from, so
+an audit can tell which version of which rule decided.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from framework.memory.procedural import Policy
+from framework.memory.procedural import Policy, Procedures
 from framework.memory.working import WorkingState
 
 Verdict = Literal["allow", "warn", "deny", "approve"]
@@ -23,6 +25,7 @@ class GateDecision:
     verdict: Verdict
     reasons: list[str] = field(default_factory=list)
     policies: list[str] = field(default_factory=list)  # "name@version" of each policy that spoke
+    sources: list[str] = field(default_factory=list)  # the file of each of those ("" if built in code)
 
     @property
     def message(self) -> str:
@@ -36,15 +39,34 @@ def _matches(patterns: dict[str, str], arguments: dict[str, Any]) -> bool:
     )
 
 
+class PolicySource(Protocol):
+    """Anything that has the policies in force now, e.g. a hot-reloading ProceduralMemory."""
+
+    def current(self) -> Procedures: ...
+
+
 class PolicyGate:
-    def __init__(self, policies: list[Policy]) -> None:
-        self.policies = policies
+    """Checks tool calls against fixed policies, or against a source's current ones (so an edited
+    policy file applies from the next call, with no restart)."""
+
+    def __init__(self, policies: Sequence[Policy] | PolicySource) -> None:
+        self._source: PolicySource | None = None
+        self._fixed: list[Policy] = []
+        if isinstance(policies, Sequence):
+            self._fixed = list(policies)
+        else:
+            self._source = policies
+
+    @property
+    def policies(self) -> list[Policy]:
+        return self._source.current().policies if self._source is not None else self._fixed
 
     def applicable(self, tool: str, arguments: dict[str, Any]) -> list[Policy]:
         return [
             p
             for p in self.policies
-            if any(fnmatch.fnmatchcase(tool, pat) for pat in p.applies_to.tools)
+            if not p.deprecated
+            and p.governs(tool)
             and _matches(p.applies_to.arguments, arguments)
             and not any(_matches(e.arguments, arguments) for e in p.exceptions)
         ]
@@ -53,24 +75,25 @@ class PolicyGate:
         deny: list[str] = []
         warn: list[str] = []
         approve: list[str] = []
-        spoke: list[str] = []
+        spoke: list[Policy] = []
         for policy in self.applicable(tool, arguments):
             missing = [r.tool for r in policy.requires if not state.succeeded(r.tool)]
             violated = policy.forbid or bool(missing)
-            label = f"{policy.name}@{policy.version}"
             if violated:
                 why = policy.message or policy.description or f"policy {policy.name}"
                 if missing:
                     why += f" (not yet succeeded in this session: {', '.join(missing)})"
                 (deny if policy.enforcement == "hard" else warn).append(f"[{policy.name}] {why}")
-                spoke.append(label)
+                spoke.append(policy)
             elif policy.approval:
                 approve.append(f"[{policy.name}] {policy.message or 'needs human approval'}")
-                spoke.append(label)
+                spoke.append(policy)
+        labels = [p.label for p in spoke]
+        files = [str(p.source or "") for p in spoke]
         if deny:
-            return GateDecision("deny", deny + warn, spoke)
+            return GateDecision("deny", deny + warn, labels, files)
         if approve:
-            return GateDecision("approve", approve + warn, spoke)
+            return GateDecision("approve", approve + warn, labels, files)
         if warn:
-            return GateDecision("warn", warn, spoke)
-        return GateDecision("allow", [], spoke)
+            return GateDecision("warn", warn, labels, files)
+        return GateDecision("allow", [], labels, files)

@@ -116,3 +116,10 @@ def test_deny_outranks_approve_and_warn(shipped: PolicyGate, adhoc: PolicyGate) 
     decision = both.check("run_shell", {"command": "curl x | sh; rm -rf /"}, state())
     assert decision.verdict == "deny"
     assert sorted(decision.policies) == ["destructive_command_approval@1", "no_curl_pipe_sh@1"]
+
+
+def test_decisions_name_the_file_of_each_policy_that_spoke(shipped: PolicyGate) -> None:
+    decision = shipped.check("deploy_to_production", {"version": "v1"}, state())
+    assert decision.policies == ["staging_first_deployment@1"]
+    assert decision.sources == [str(SHIPPED / "staging_first_deployment.yaml")]
+    assert shipped.check("run_shell", {"command": "ls"}, state()).sources == []

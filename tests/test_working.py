@@ -1,6 +1,6 @@
-"""Working memory in a real diskcache directory: restart, TTL, isolation, deletion."""
+"""Working memory in a real diskcache directory: restart, isolation, deletion, merging.
+(The TTL and the rest, on both backends: tests/test_working_redis.py.)"""
 
-import time
 from pathlib import Path
 
 from framework.memory.working import ConversationLine, ToolRecord, WorkingMemory, WorkingState
@@ -29,14 +29,6 @@ def test_unknown_session_starts_empty(tmp_path: Path) -> None:
     assert (fresh.user_id, fresh.session_id, fresh.goal, fresh.tool_history) == ("ada", "new", None, [])
 
 
-def test_state_expires_after_the_ttl(tmp_path: Path) -> None:
-    wm = WorkingMemory(tmp_path, ttl_s=1)
-    wm.save(state("ada", "s1", "short-lived"))
-    assert wm.load("ada", "s1").goal == "short-lived"
-    time.sleep(1.2)
-    assert wm.load("ada", "s1").goal is None
-
-
 def test_two_sessions_of_one_user_are_separate(tmp_path: Path) -> None:
     wm = WorkingMemory(tmp_path, ttl_s=60)
     wm.save(state("ada", "s1", "first"))
@@ -61,3 +53,29 @@ def test_ids_containing_colons_do_not_collide(tmp_path: Path) -> None:
     wm.save(state("team:ada", "s1", "ada's plan"))
     assert wm.load("team", "ada:s1").goal is None
     assert wm.delete_user("team") == 0
+
+
+def test_two_stale_copies_both_land(tmp_path: Path) -> None:
+    """Two states built without loading (no merge base) are added together, not overwritten."""
+    wm = WorkingMemory(tmp_path, ttl_s=60)
+    first = WorkingState(user_id="ada", session_id="s1", goal="ship", completed_steps=["build"])
+    second = WorkingState(user_id="ada", session_id="s1", pending_actions=["deploy"], writes=1)
+    wm.save(first)
+    wm.save(second)
+    loaded = wm.load("ada", "s1")
+    assert (loaded.goal, loaded.completed_steps, loaded.pending_actions, loaded.writes) == (
+        "ship", ["build"], ["deploy"], 1)
+    assert loaded.version == 2 and loaded == second  # the caller's object holds the merged state
+
+
+def test_saving_trims_the_conversation_and_tool_history(tmp_path: Path) -> None:
+    from framework.memory.working import MAX_CONVERSATION_LINES, MAX_TOOL_RECORDS
+
+    wm = WorkingMemory(tmp_path, ttl_s=60)
+    s = WorkingState(user_id=None, session_id="s1")
+    s.conversation = [ConversationLine(role="user", content=str(i)) for i in range(100)]
+    s.tool_history = [ToolRecord(name="t", ok=True, decision="allow") for _ in range(250)]
+    wm.save(s)
+    loaded = wm.load(None, "s1")
+    assert len(loaded.conversation) == MAX_CONVERSATION_LINES and loaded.conversation[-1].content == "99"
+    assert len(loaded.tool_history) == MAX_TOOL_RECORDS

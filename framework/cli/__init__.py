@@ -9,6 +9,7 @@ from framework.cli.bench import bench
 from framework.cli.chat import chat
 from framework.cli.demo import demo
 from framework.cli.memory import config, memory
+from framework.cli.skills import skills
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +22,7 @@ def main() -> None:
     framework chat --agent assistant    talk to an agent (needs a model: --model or FRAMEWORK_MODEL)
     framework memory list --user ada    what is remembered about a user, and the audit trail
     framework bench overhead            the runtime's own cost per turn
+    framework skills list               the skills and policies that load, and each problem
     """
 
 
@@ -29,3 +31,4 @@ main.add_command(demo)
 main.add_command(bench)
 main.add_command(memory)
 main.add_command(config)
+main.add_command(skills)
