@@ -26,6 +26,7 @@ from framework.embeddings import Embedder
 from framework.errors import DefinitionError
 from framework.llm import resolve_model
 from framework.llm.base import Model
+from framework.log import log_to
 from framework.memory.manager import MemoryManager
 from framework.memory.write_policy import WritePolicy
 from framework.steps.act import Approver
@@ -77,6 +78,7 @@ class Agent:
             max_tokens=self.settings.llm_max_tokens,
         )
         self.approve = approve
+        self.log_file = log_to(self.settings.home)
         self.steps_limit = self.max_steps if self.max_steps is not None else self.settings.max_steps
         self.tool_specs = self._collect_tools()
         self.memory = MemoryManager(
@@ -135,5 +137,5 @@ class Agent:
             "name": self.name,
             "model": getattr(self.llm, "name", "?"),
             "tools": sorted(self.tool_specs),
-            "procedure_errors": self.memory.procedures.errors,
+            "procedure_problems": self.memory.procedures.problems,
         }

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 
 from framework.errors import FrameworkError, ModelNotConfigured, StepLimitExceeded
 from framework.llm.messages import Message
-from framework.memory.sensitive import redact, sensitive_values
+from framework.log import logger
+from framework.memory.sensitive import redact
 from framework.memory.working import MAX_CONVERSATION_LINES, ConversationLine
 from framework.steps.act import act
 from framework.steps.evaluate import evaluate, judge
 from framework.steps.intent import Intent, detect_intent
-from framework.steps.memorize import extract
+from framework.steps.memorize import memorize, worth_extracting
 from framework.steps.reason import build_prompt, system_prompt
 from framework.turn import Turn
 
@@ -83,20 +84,14 @@ def run_turn(session: Session, user_input: str) -> Turn:
         turn.outcome = evaluate(turn.tool_calls, turn.answer, turn.error)
     clock.lap("evaluate")
 
-    if not intent.trivial:  # 6
-        known = memory.visible(session.user_id, recalled)
+    if worth_extracting(intent, turn.outcome):  # 6
         try:
-            extraction, usage = extract(model, user_input, turn.answer, turn.tool_calls, turn.outcome, known)
-            turn.usage.add(usage)
-            visible = {m.id for m in known if m.id is not None}
-            secrets = sensitive_values(user_input) | {
-                v for t in turn.tool_calls for v in sensitive_values(t.result)
-            }
-            turn.memory_ops += memory.apply(session.user_id, state, extraction, visible, secrets=secrets)
+            turn.memory_ops += memorize(model, memory, session.user_id, state, recalled, turn)
         except ModelNotConfigured:
             raise
         except FrameworkError as exc:  # nothing is written from output we could not read
             turn.error = (turn.error + "; " if turn.error else "") + f"memory extraction failed: {exc}"
+        turn.usage.add(turn.memory_usage)
     turn.memory_ops += memory.learn(
         session.user_id, [r.memory.id for r in recalled.relevant if r.memory.id], turn.outcome
     )
@@ -108,8 +103,20 @@ def run_turn(session: Session, user_input: str) -> Turn:
     session.history += [Message("user", redact(user_input)), Message("assistant", redact(turn.answer))]
     del session.history[:-MAX_CONVERSATION_LINES]  # as much as working memory keeps
     clock.lap("memory_ops")
+    _log(turn)
     agent.on_turn_end(turn)
     return turn
+
+
+def _log(turn: Turn) -> None:
+    who = f"user={turn.user_id or '-'} session={turn.session_id}"
+    if turn.error:
+        logger.warning("%s turn failed in part: %s", who, redact(turn.error))
+    for op in turn.memory_ops:
+        if op.kind != "adjust":
+            logger.info(
+                "%s memory %s #%s: %s (%s)", who, op.kind, op.memory_id, redact(op.content), op.reason
+            )
 
 
 class _Clock:

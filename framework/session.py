@@ -28,7 +28,7 @@ class Session:
         self.memory: MemoryManager = agent.memory
         self.model: Model = agent.llm
         self.tools: dict[str, ToolSpec] = agent.tool_specs
-        self.gate = PolicyGate(self.memory.procedures.policies)
+        self.gate = PolicyGate(self.memory.procedural)  # edited policies apply from the next call
         self.approve: Approver | None = agent.approve
         self.max_steps = agent.steps_limit
         self.window = self.memory.context_window(getattr(self.model, "name", None))

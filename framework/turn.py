@@ -76,7 +76,7 @@ class Outcome:
 
 @dataclass
 class MemoryOp:
-    kind: Literal["write", "supersede", "reinforce", "forget", "reject", "adjust"]
+    kind: Literal["write", "supersede", "reinforce", "forget", "reject", "adjust", "pending"]
     memory_id: int | None
     content: str  # redacted for rejections
     reason: str
@@ -94,7 +94,8 @@ class Turn:
     answer: str = ""
     outcome: Outcome | None = None
     memory_ops: list[MemoryOp] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = field(default_factory=Usage)  # every LLM call of the turn
+    memory_usage: Usage = field(default_factory=Usage)  # the memory operations' share of it
     error: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 

@@ -32,6 +32,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     root = tmp_path / "home"
     monkeypatch.setenv("FRAMEWORK_HOME", str(root))
     monkeypatch.setenv("FRAMEWORK_EMBEDDER", "hash")
-    for var in ("FRAMEWORK_MODEL", "FRAMEWORK_DATABASE_URL", "FRAMEWORK_API_BASE"):
+    for var in ("FRAMEWORK_MODEL", "FRAMEWORK_DATABASE_URL", "FRAMEWORK_API_BASE", "FRAMEWORK_WORKING_URL"):
         monkeypatch.delenv(var, raising=False)
     yield root

@@ -184,3 +184,61 @@ def test_demo_runs_offline_and_labels_the_scripted_model(tmp_path: Path) -> None
     assert "[deny]" in out.stdout and "the demo's human says no" in out.stdout
     assert "files under FRAMEWORK_HOME containing Ada's API key: 0" in out.stdout
     assert "Nothing yet: we have not talked before." in out.stdout  # Bob sees nothing of Ada's
+
+
+def test_memory_commands_merge_and_consent(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    model = script(
+        tmp_path / "s.yaml",
+        [
+            {"type": "Intent", "fill": {"goal": "share", "remember": True}},
+            {"say": "Got it."},
+            {
+                "type": "Extraction",
+                "fill": {
+                    "memories": [
+                        {"content": "Ada likes hiking", "memory_type": "preference", "confidence": 0.9},
+                        {
+                            "content": "Ada hikes in the Alps every summer",
+                            "memory_type": "fact",
+                            "confidence": 0.9,
+                        },
+                    ]
+                },
+            },
+        ],
+    )
+    assert (
+        run(["chat", "--user", "ada", "--model", model], home, "I like hiking in the Alps\n").returncode == 0
+    )
+    merged = run(
+        ["memory", "merge", "1", "2", "--user", "ada", "--content", "Ada hikes in the Alps every summer"],
+        home,
+    )
+    assert merged.returncode == 0 and "merged into #3" in merged.stdout
+    bad = run(["memory", "merge", "1", "--user", "ada", "--content", "x"], home)
+    assert bad.returncode == 1 and "at least two active memories" in bad.stderr
+    assert (
+        "#3 preference 0.90 merged: Ada hikes in the Alps every summer"
+        in run(["memory", "list", "--user", "ada"], home).stdout
+    )
+
+    assert "opted out" in run(["memory", "opt-out", "--user", "ada"], home).stdout
+    again = script(
+        tmp_path / "t.yaml",
+        [
+            {"type": "Intent", "fill": {"goal": "share", "remember": True}},
+            {"say": "Ok."},
+            {
+                "type": "Extraction",
+                "fill": {
+                    "memories": [{"content": "Ada owns a bike", "memory_type": "fact", "confidence": 0.9}]
+                },
+            },
+        ],
+    )
+    out = run(["chat", "--user", "ada", "--model", again], home, "I own a bike\n")
+    assert "memory reject  'Ada owns a bike' — user opted out of long-term memory" in out.stdout
+    assert "nothing pending for user 'ada'" in run(["memory", "pending", "--user", "ada"], home).stdout
+    missing = run(["memory", "approve", "9", "--user", "ada"], home)
+    assert missing.returncode == 1 and "no pending write 9" in missing.stderr

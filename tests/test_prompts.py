@@ -6,6 +6,8 @@ from typing import Any
 import jinja2
 import pytest
 
+from framework.memory.candidates import MemoryCandidate
+from framework.memory.curation import SimilarPair
 from framework.memory.longterm import Recalled
 from framework.memory.procedural import load_procedures
 from framework.memory.records import MemoryEntry
@@ -19,6 +21,7 @@ PROCEDURES = load_procedures(ROOT / "skills", ROOT / "policies")
 PREF = MemoryEntry(id=1, user_id="ada", content="Ada prefers Python", memory_type="preference")
 RULE = MemoryEntry(id=2, user_id="ada", content="Never deploy on Fridays", memory_type="constraint")
 FACT = MemoryEntry(id=3, user_id="ada", content="Ada's service is called ledger", confidence=0.85)
+CANDIDATE = MemoryCandidate(content="Ada prefers Rust", memory_type="preference", confidence=0.9)
 CALL = ToolCallRecord(name="deploy_to_staging", arguments={"version": "1.4.2"}, verdict="allow",
                       gate_reasons=[], policies=[], ok=True, result="deployed")
 
@@ -40,6 +43,9 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
     "evaluate": ({"goal": "ship 1.4.2", "tool_calls": [CALL], "answer": "Shipped."},
                  ["Goal: ship 1.4.2", "-> allow: deployed", "Agent's answer: Shipped."]),
     "intent": ({}, ["memory_query", "trivial"]),
+    "compare": ({"pairs": [SimilarPair(2, CANDIDATE, [PREF])]},
+                ["Candidate 2: Ada prefers Rust (preference, explicit, confidence 0.90)",
+                 "existing #1: Ada prefers Python (preference, explicit, confidence 0.80)"]),
 }
 
 

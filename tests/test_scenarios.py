@@ -133,7 +133,6 @@ SECOND_SESSION = textwrap.dedent('''
         Fill({"goal": "write a CSV parser", "task_type": "coding",
               "memory_query": "programming language preference"}, expect="Intent"),
         answer,
-        Extraction(),
     ])
     agent = Assistant(model=model, embedder="hash")
     try:
@@ -193,8 +192,7 @@ def test_preference_is_used_in_a_later_session(home: Path) -> None:
             "Write me a script that parses a CSV file",
             [Intent(goal="write a CSV parser", task_type="coding",
                     memory_query="programming language preference"),
-             answer,
-             Extraction()],
+             answer],
         )])
         turn = turns[0]
         assert turn.error is None
@@ -249,7 +247,7 @@ def test_staging_first_constraint_and_policy_across_sessions(home: Path) -> None
             call("deploy_to_production", version="2.0.0"),
             expect_last_tool_message(denied_prefix, call("deploy_to_staging", version="2.0.0")),
             expect_last_tool_message("staging now runs 2.0.0", say("Staging runs 2.0.0.")),
-            Extraction(),
+            Extraction(),  # production was denied: a partial outcome is worth an extraction
         ]),
         ("Now production, please", [
             deploy_intent,
@@ -259,7 +257,6 @@ def test_staging_first_constraint_and_policy_across_sessions(home: Path) -> None
             expect_last_tool_message("12 of 12 smoke tests passed",
                                      call("deploy_to_production", version="2.0.0")),
             expect_last_tool_message("production now runs 2.0.0", say("2.0.0 is live.")),
-            Extraction(),
         ]),
     ])
     one, two = later
@@ -301,17 +298,18 @@ def test_staging_first_constraint_and_policy_across_sessions(home: Path) -> None
     assert env["smoke_tested"] == ["2.0.0"]
 
 
-def _destructive_turn() -> list[Step]:
+def _destructive_turn(refused: bool) -> list[Step]:
+    # A refused call fails the turn, and a failed turn is worth an extraction call.
     return [
         Intent(goal="wipe the data directory", task_type="ops", memory_query="shell data"),
         call("run_shell", command="rm -rf /var/data"),
         lambda req: say("Result: " + (req.messages[-1].content or "")),
-        Extraction(),
+        *([Extraction()] if refused else []),
     ]
 
 
 def test_destructive_command_needs_approval(home: Path) -> None:
-    refused, model = run_session(DevOps, "ops", [("Delete /var/data", _destructive_turn())])
+    refused, model = run_session(DevOps, "ops", [("Delete /var/data", _destructive_turn(refused=True))])
     record = refused[0].tool_calls[0]
     assert refused[0].error is None
     assert (record.verdict, record.approved, record.ok) == ("approve", False, False)
@@ -332,7 +330,7 @@ def test_destructive_command_needs_approval(home: Path) -> None:
         asked.append(req)
         return True
 
-    approved, _ = run_session(DevOps, "ops", [("Delete /var/data", _destructive_turn())],
+    approved, _ = run_session(DevOps, "ops", [("Delete /var/data", _destructive_turn(refused=False))],
                               approve=approve)
     record = approved[0].tool_calls[0]
     assert approved[0].error is None
@@ -367,7 +365,7 @@ def test_correction_supersedes_and_old_memory_is_never_recalled(home: Path) -> N
 
     def correct(req: ScriptedRequest) -> Extraction:
         seen["id"] = listed_id(req, old_text)
-        return Extraction(memories=[memory(new_text, "preference", replaces=seen["id"])])
+        return Extraction(memories=[memory(new_text, "preference", relation="refines", target=seen["id"])])
 
     second, _ = run_session(Assistant, "lin", [(
         "Actually, TypeScript, not JavaScript",
@@ -381,7 +379,7 @@ def test_correction_supersedes_and_old_memory_is_never_recalled(home: Path) -> N
     assert seen["id"] == old_id
     assert preference_contents(turn) == [old_text]  # it was recalled, so the model could name it
     (op,) = turn.ops("supersede")
-    assert op.content == new_text and op.reason == f"replaces #{old_id}"
+    assert op.content == new_text and op.reason.startswith(f"refines #{old_id}")
     new_id = op.memory_id
     assert not turn.ops("write")
 
@@ -389,8 +387,7 @@ def test_correction_supersedes_and_old_memory_is_never_recalled(home: Path) -> N
         "Build me a small frontend widget",
         [Intent(goal="build a widget", task_type="coding",
                 memory_query="frontend language JavaScript TypeScript"),
-         lambda req: say("In TypeScript." if new_text in system_of(req) else "In JavaScript."),
-         Extraction()],
+         lambda req: say("In TypeScript." if new_text in system_of(req) else "In JavaScript.")],
     )])
     later = third[0]
     assert later.error is None
@@ -444,8 +441,7 @@ def test_forget_request_in_the_same_session(home: Path) -> None:
     later, model = run_session(Assistant, "kim", [(
         "Which editor do I use? Vim or Emacs?",
         [Intent(goal="recall the editor", task_type="question", memory_query="editor Vim"),
-         say("I don't know which editor you use."),
-         Extraction()],
+         say("I don't know which editor you use.")],
     )])
     assert later[0].error is None
     assert later[0].recollection is not None
@@ -582,8 +578,7 @@ def test_users_are_isolated(home: Path) -> None:
             "What is my dog called, and how do I indent?",
             [Intent(goal="recall dog and indentation", task_type="question",
                     memory_query="dog called indentation"),
-             say("Answer."),
-             Extraction()],
+             say("Answer.")],
         )])
         turn = turns[0]
         assert turn.error is None and turn.recollection is not None

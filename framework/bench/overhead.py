@@ -36,22 +36,28 @@ class _BenchAgent(Agent):
 
 
 def _turn_script(i: int) -> list[Any]:
+    """A third of the turns state something worth keeping (an extraction and a write); half call
+    a tool through the gate; all recall over the stored memories."""
     topic = _TOPICS[i % len(_TOPICS)]
-    script: list[Any] = [Intent(goal=f"ask about {topic}", task_type="question", memory_query=topic)]
-    if i % 2:  # half the turns call a tool, through the gate
+    keeps = i % 3 == 0
+    script: list[Any] = [
+        Intent(goal=f"ask about {topic}", task_type="question", memory_query=topic, remember=keeps)
+    ]
+    if i % 2:
         script.append(call("lookup", topic=topic))
     script.append(say(f"Here is what I know about {topic}."))
-    script.append(
-        Extraction(
-            memories=[
-                MemoryCandidate(
-                    content=f"The user asked about {topic} on turn {i}", memory_type="fact", confidence=0.9
-                )
-            ]
-            if i % 3 == 0
-            else []
+    if keeps:
+        script.append(
+            Extraction(
+                memories=[
+                    MemoryCandidate(
+                        content=f"The user asked about {topic} on turn {i}",
+                        memory_type="fact",
+                        confidence=0.9,
+                    )
+                ]
+            )
         )
-    )
     return script
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -32,3 +33,74 @@ def overhead(memories: int, turns: int, as_json: bool) -> None:
     for step, ms in result["step_p50_ms"].items():
         click.echo(f"    {step:<11} p50 {ms:.2f} ms")
     click.echo(f"  `framework --help`: {result['help_s']:.3f} s (median of 5)")
+
+
+@bench.command()
+@click.option(
+    "--locomo",
+    "path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a LoCoMo-format JSON file (e.g. locomo10.json); read in place, never copied",
+)
+@click.option("--conversations", default=None, help="comma-separated sample ids (default: all)")
+@click.option(
+    "--embedder",
+    type=click.Choice(["local", "hash"]),
+    default="local",
+    show_default=True,
+    help="local = all-MiniLM-L6-v2 offline; hash = the deterministic test embedder",
+)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def retrieval(path: Path, conversations: str | None, embedder: str, as_json: bool) -> None:
+    """Turn-level recall on LoCoMo: each turn a memory, each question (categories 1-4) a recall
+    query through the store's own hybrid search; any@k and all@k for k = 1, 5, 10. No LLM."""
+    from framework.bench.retrieval import measure
+
+    only = {c.strip() for c in conversations.split(",") if c.strip()} if conversations else None
+    try:
+        result = measure(path, only, embedder)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"{path}: not a LoCoMo-format file or bad selection: {exc}") from exc
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(
+        f"LoCoMo turn-level recall: {result['questions']} questions scored, {result['skipped']} skipped "
+        f"(no usable evidence), {result['evidence_dropped']} evidence ids dropped; "
+        f"{result['memories']} memories in {len(result['conversations'])} conversations; "
+        f"embedder {result['embedder']}"
+    )
+    columns = ["any@1", "any@5", "any@10", "all@1", "all@5", "all@10"]
+    click.echo(f"  {'':<12} {'n':>4}  " + "  ".join(f"{c:>6}" for c in columns))
+    rows = [("overall", result["overall"], result["questions"])] + [
+        (name, figures, result["by_category_questions"][name])
+        for name, figures in result["by_category"].items()
+    ]
+    for name, figures, n in rows:
+        click.echo(f"  {name:<12} {n:>4}  " + "  ".join(f"{figures[c]:>6.3f}" for c in columns))
+    click.echo(f"  recall p50 {result['recall_p50_ms']:.2f} ms; {result['seconds']:.1f} s in all")
+
+
+@bench.command()
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def governance(as_json: bool) -> None:
+    """LLM calls and tokens spent on memory operations over a scripted 50-turn conversation."""
+    from framework.bench.governance import measure
+
+    result = measure()
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"{result['turns']} turns ({result['trivial_turns']} trivial), ScriptedModel, metered tokens:")
+    click.echo(
+        f"  memory-op calls per non-trivial turn {result['calls_per_nontrivial_turn']}, "
+        f"per trivial turn {result['calls_per_trivial_turn']}, tokens per turn {result['tokens_per_turn']}"
+    )
+    click.echo(
+        f"  written {result['written']}, reinforced {result['reinforced']}, superseded "
+        f"{result['superseded']}, forgotten {result['forgotten']}"
+    )
+    click.echo("  rejected: " + ", ".join(f"{k} {v}" for k, v in result["rejected"].items()))
+    for error in result["errors"]:
+        click.echo(f"  error: {error}")

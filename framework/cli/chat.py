@@ -20,6 +20,7 @@ HELP = """commands:
   /steps     every step of the last turn (intent, recall, tools, outcome, memory ops)
   /memories  everything remembered about you (active)
   /forget N  forget memory #N
+  /pending   memory writes waiting for your approval; /approve N and /reject N decide
   /quit      leave (Ctrl-D and Ctrl-C work too)"""
 
 
@@ -81,7 +82,7 @@ def chat(
         f"framework chat — agent {agent.name}, user {user}, session {session.session_id}, "
         f"model {getattr(agent.llm, 'name', '?')}"
     )
-    for problem in agent.memory.procedures.errors:
+    for problem in agent.memory.procedures.problems:
         click.echo(click.style(f"  skipped: {problem}", fg="red"))
     click.echo("type /help for commands; /quit, Ctrl-D or Ctrl-C to leave")
     last: Turn | None = None
@@ -144,6 +145,20 @@ def _command(text: str, session: Session, last: Turn | None) -> bool:
             click.echo(f"  #{m.id} {m.memory_type} ({m.confidence:.2f}, {m.source}): {m.content}")
         if not entries:
             click.echo("  nothing remembered yet")
+    elif name == "/pending" and session.user_id is not None:
+        rows = session.memory.queue.pending(session.user_id)
+        for row in rows:
+            click.echo(f"  pending {row.id}: {row.action} {row.candidate.get('content')!r} — {row.reason}")
+        if not rows:
+            click.echo("  nothing pending")
+    elif name in ("/approve", "/reject") and arg.strip().isdigit() and session.user_id is not None:
+        try:
+            ops = session.memory.approve(session.user_id, int(arg), approved=name == "/approve")
+        except KeyError:
+            click.echo(f"  no pending write {arg}")
+            return True
+        for op in ops:
+            click.echo(f"  memory {op.kind} #{op.memory_id}: {op.content}")
     elif name == "/forget" and arg.strip().isdigit() and session.user_id is not None:
         done = session.memory.long_term.forget(
             session.user_id, int(arg), actor="user", reason="/forget in chat"

@@ -111,7 +111,7 @@ def _scenes() -> list[Scene]:
                 Line(
                     "I might switch to Go next year.",
                     [
-                        Intent(goal="muse about Go", memory_query="Go programming language"),
+                        Intent(goal="muse about Go", memory_query="Go programming language", remember=True),
                         say("Go is a fine choice for services."),
                         remember("Ada might switch to Go next year", confidence=0.8),
                     ],
@@ -138,7 +138,6 @@ def _scenes() -> list[Scene]:
                             "def reverse(text: str) -> str:\n    return text[::-1]",
                             "function reverse(s) { return [...s].reverse().join(''); }",
                         ),
-                        nothing,
                     ],
                 ),
                 Line(
@@ -154,7 +153,8 @@ def _scenes() -> list[Scene]:
                         lambda req: remember(
                             "Ada uses TypeScript for the frontend of her side project",
                             tags=["side-project"],
-                            replaces=listed_id(req, "JavaScript for the frontend"),
+                            relation="refines",
+                            target=listed_id(req, "JavaScript for the frontend"),
                         ),
                     ],
                 ),
@@ -200,7 +200,6 @@ def _scenes() -> list[Scene]:
                             memory_query="frontend side project language",
                         ),
                         knows("TypeScript", "TypeScript.", "I don't know."),
-                        nothing,
                     ],
                 ),
             ],
@@ -216,7 +215,6 @@ def _scenes() -> list[Scene]:
                     [
                         Intent(goal="ask what is remembered", task_type="question", memory_query="about me"),
                         knows("Ada", "I know about Ada.", "Nothing yet: we have not talked before."),
-                        nothing,
                     ],
                 ),
             ],
@@ -267,7 +265,6 @@ def _scenes() -> list[Scene]:
                         call("run_smoke_tests", environment="staging"),
                         call("deploy_to_production", version="2.0"),
                         say("2.0 is live: staged, smoke-tested, then production."),
-                        nothing,
                     ],
                 ),
                 Line(

@@ -111,5 +111,89 @@ def config(home: str | None, embedder: str | None, model: str | None) -> None:
 
     settings = load_settings(home, embedder=embedder, model=model)
     click.echo(f"home: {settings.home}  (config file: {settings.config_file})")
+    from framework.memory.working import shown_url
+
     for name, source in settings.sources.items():
-        click.echo(f"{name}: {getattr(settings, name)!r}  ({source})")
+        value = getattr(settings, name)
+        if name.endswith("_url") and isinstance(value, str):
+            value = shown_url(value)  # never print a password
+        click.echo(f"{name}: {value!r}  ({source})")
+
+
+@memory.command()
+@click.option("--user", required=True)
+@common
+def pending(user: str, home: str | None, embedder: str | None) -> None:
+    """Writes waiting for approval (when the agent's write policy requires it)."""
+    manager = _manager(home, embedder)
+    rows = manager.queue.pending(user)
+    for row in rows:
+        target = f" #{row.target}" if row.target is not None else ""
+        click.echo(f"pending {row.id}: {row.action}{target} {row.candidate.get('content')!r} — {row.reason}")
+    if not rows:
+        click.echo(f"nothing pending for user {user!r}")
+    manager.close()
+
+
+def _decide(user: str, pending_id: int, approved: bool, home: str | None, embedder: str | None) -> None:
+    manager = _manager(home, embedder)
+    try:
+        ops = manager.approve(user, pending_id, approved=approved)
+    except KeyError:
+        raise click.ClickException(
+            f"user {user!r} has no pending write {pending_id} (see `framework memory pending --user {user}`)"
+        ) from None
+    finally:
+        manager.close()
+    for op in ops:
+        target = f" #{op.memory_id}" if op.memory_id is not None else ""
+        click.echo(f"{op.kind}{target}: {op.content} — {op.reason}")
+
+
+@memory.command()
+@click.argument("pending_id", type=int)
+@click.option("--user", required=True)
+@common
+def approve(pending_id: int, user: str, home: str | None, embedder: str | None) -> None:
+    """Carry out a pending write."""
+    _decide(user, pending_id, True, home, embedder)
+
+
+@memory.command()
+@click.argument("pending_id", type=int)
+@click.option("--user", required=True)
+@common
+def reject(pending_id: int, user: str, home: str | None, embedder: str | None) -> None:
+    """Drop a pending write (the rejection is audited)."""
+    _decide(user, pending_id, False, home, embedder)
+
+
+@memory.command()
+@click.argument("memory_ids", type=int, nargs=-1, required=True)
+@click.option("--user", required=True)
+@click.option("--content", required=True, help="the merged statement that replaces them")
+@common
+def merge(
+    memory_ids: tuple[int, ...], user: str, content: str, home: str | None, embedder: str | None
+) -> None:
+    """Merge related memories into one statement (each old one is superseded, kept for audit)."""
+    manager = _manager(home, embedder)
+    try:
+        op = manager.merge(user, list(memory_ids), content)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        manager.close()
+    click.echo(f"merged into #{op.memory_id}: {op.content} ({op.reason})")
+
+
+@memory.command("opt-out")
+@click.option("--user", required=True)
+@click.option("--undo", is_flag=True, help="opt back in")
+@common
+def opt_out(user: str, undo: bool, home: str | None, embedder: str | None) -> None:
+    """Stop (or, with --undo, resume) writing anything long-term for a user."""
+    manager = _manager(home, embedder)
+    manager.consent.set_opted_out(user, not undo)
+    manager.close()
+    click.echo(f"user {user!r} {'opted back in' if undo else 'opted out: nothing will be written long-term'}")

@@ -51,6 +51,14 @@ class Fill:
 
 
 @dataclass
+class Fail:
+    """The call fails with this error, as a real model call can (timeout, invalid JSON, refusal
+    after retries): lets a test prove the runtime survives it."""
+
+    error: Exception
+
+
+@dataclass
 class ScriptedRequest:
     kind: str  # "complete" | "structured"
     messages: list[Message]
@@ -63,7 +71,7 @@ class ScriptedRequest:
         return "\n".join(m.content or "" for m in self.messages)
 
 
-Reply = Say | CallTools | Fill | BaseModel
+Reply = Say | CallTools | Fill | Fail | BaseModel
 Step = Reply | Callable[[ScriptedRequest], Reply]
 
 
@@ -73,6 +81,10 @@ def say(text: str) -> Say:
 
 def call(name: str, /, **arguments: Any) -> CallTools:
     return CallTools([(name, arguments)])
+
+
+def fail(error: Exception) -> Fail:
+    return Fail(error)
 
 
 class ScriptedModel:
@@ -144,9 +156,10 @@ class ScriptedModel:
                 f"Last message: {(request.messages[-1].content or '')[:200]!r}"
             )
         step = self._script.pop(0)
-        if callable(step) and not isinstance(step, BaseModel):
-            return step(request)
-        return step
+        reply = step(request) if callable(step) and not isinstance(step, BaseModel) else step
+        if isinstance(reply, Fail):
+            raise reply.error
+        return reply
 
     @staticmethod
     def _describe(step: Any) -> str:
@@ -199,4 +212,4 @@ def transcript(model: ScriptedModel) -> str:
     )
 
 
-__all__ = ["ScriptedModel", "ScriptedRequest", "Say", "CallTools", "Fill", "say", "call"]
+__all__ = ["ScriptedModel", "ScriptedRequest", "Say", "CallTools", "Fill", "Fail", "say", "call", "fail"]

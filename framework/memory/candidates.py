@@ -1,11 +1,15 @@
-"""What the extraction call returns: candidate memories and forget requests (LLM output,
-validated with pydantic)."""
+"""What the memory-op calls return (LLM output, validated with pydantic): candidate memories,
+forget requests, and pairwise judgments of a candidate against an existing memory."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from framework.memory.records import MemorySource, MemoryType
+
+Relation = Literal["new", "duplicate", "refines", "contradicts"]
 
 
 class MemoryCandidate(BaseModel):
@@ -18,8 +22,15 @@ class MemoryCandidate(BaseModel):
         MemorySource.explicit, description="explicit (user said it), inferred or learned"
     )
     tags: list[str] = Field(default_factory=list)
-    valid_for_days: float | None = Field(None, description="for time-bound facts: how long it stays true")
-    replaces: int | None = Field(None, description="id of a listed memory this one corrects or updates")
+    valid_for_days: float | None = Field(
+        None, description="for time-bound facts: how many days it stays true"
+    )
+    relation: Relation = Field(
+        "new",
+        description="new; or, about the listed memory `target`: duplicate (says the same), "
+        "refines (corrects or adds to it; content is the merged statement), contradicts",
+    )
+    target: int | None = Field(None, description="id of the listed memory the relation is about")
 
 
 class ForgetRequest(BaseModel):
@@ -27,6 +38,19 @@ class ForgetRequest(BaseModel):
     reason: str = Field(description="why, in the user's words")
 
 
+# Lists are bounded: a schema with maxItems lets grammar-constrained servers close the list, and
+# no turn has more to say than this.
 class Extraction(BaseModel):
-    memories: list[MemoryCandidate] = Field(default_factory=list)
-    forget: list[ForgetRequest] = Field(default_factory=list)
+    memories: list[MemoryCandidate] = Field(default_factory=list, max_length=8)
+    forget: list[ForgetRequest] = Field(default_factory=list, max_length=8)
+
+
+class PairVerdict(BaseModel):
+    candidate: int = Field(description="the candidate's number in the list")
+    memory_id: int = Field(description="the existing memory's id")
+    relation: Literal["duplicate", "refines", "contradicts", "unrelated"]
+    merged: str | None = Field(None, description="for refines: one statement combining both")
+
+
+class Comparison(BaseModel):
+    verdicts: list[PairVerdict] = Field(default_factory=list, max_length=15)  # 5 candidates x 3 pairs

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlmodel import SQLModel
 
 from framework.errors import ConfigurationError, StoreError
-from framework.memory.records import AuditEvent, MemoryEntry, StoreMeta
+from framework.memory.records import AuditEvent, MemoryEntry, PendingWrite, StoreMeta, UserSettings
 
 
 def _sqlite_module() -> Any:
@@ -75,7 +75,17 @@ def migration_001_initial(conn: Connection, dim: int) -> None:
     conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_memory_user_status ON memory(user_id, status)")
 
 
-MIGRATIONS: list[Callable[[Connection, int], None]] = [migration_001_initial]
+def migration_002_pending_and_consent(conn: Connection, dim: int) -> None:
+    SQLModel.metadata.create_all(
+        conn,
+        tables=[PendingWrite.__table__, UserSettings.__table__],  # type: ignore[attr-defined]
+    )
+
+
+MIGRATIONS: list[Callable[[Connection, int], None]] = [
+    migration_001_initial,
+    migration_002_pending_and_consent,
+]
 
 
 def migrate(engine: Engine, embedder_name: str, dim: int) -> None:

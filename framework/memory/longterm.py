@@ -1,9 +1,11 @@
 """L3 long-term memory: scoped storage and hybrid recall that explains itself.
 
 Every method takes a user_id and every query filters on it: there is no unscoped read path.
-Recall fuses vector (sqlite-vec, partitioned by user) and lexical (FTS5, Porter stemming)
-candidates with reciprocal-rank fusion, applies hard filters, then a weighted composite rank.
-Constraints and preferences are also returned by structured retrieval, complete, never top-k.
+Recall takes vector (sqlite-vec, partitioned by user) and lexical (FTS5 BM25, Porter stemming)
+candidates and fuses their normalised scores; a memory also inherits part of the match of the
+memories written next to it in the same session (its context), and gains when it was written in
+a period the query names. Hard filters follow, then a weighted composite rank. Constraints and
+preferences are also returned by structured retrieval, complete, never top-k.
 """
 
 from __future__ import annotations
@@ -25,14 +27,34 @@ from framework.memory.records import AuditEvent, MemoryEntry, MemoryStatus, utcn
 from framework.memory.sensitive import redact
 
 _WORD = re.compile(r"\w+")
+# Function words carry no topic; "s", "t", "ll"... are what is left of "Ada's", "don't", "we'll".
 _STOP = frozenset(
     """
     a an and are as at be but by do does did for from has have how i if in into is it its me
     my of on or our so than that the their them then there these they this to was we were what
     when where which who why will with you your
+    s t d ll m re ve don can could would should may might must shall
     """.split()
 )
-RRF_K = 60
+# Context reaches the memories written up to _CONTEXT_REACH places before or after a memory in
+# its session, each place further inheriting half as much. The n-th memory before (after) memory c
+# is looked for among the _CONTEXT_WINDOW rows before (after) it by id; the unary + keeps SQLite
+# on that rowid range.
+_CONTEXT_REACH = 2
+_CONTEXT_DECAY = 0.5
+_CONTEXT_WINDOW = 64
+_ADJACENT = (
+    "(SELECT m.id FROM memory m WHERE m.id {cmp} c.id AND m.id {bound} {window} "
+    "AND +m.user_id = c.user_id AND m.session_id = c.session_id AND +m.status = 'active' "
+    "ORDER BY m.id {order} LIMIT 1 OFFSET {offset})"
+)
+_NEIGHBOURS = ", ".join(
+    _ADJACENT.format(cmp=cmp, bound=bound, window=_CONTEXT_WINDOW, order=order, offset=offset)
+    for offset in range(_CONTEXT_REACH)
+    for cmp, bound, order in (("<", ">= c.id -", "DESC"), (">", "<= c.id +", "ASC"))
+)
+# The most context can add to a memory's direct match (before the `context` weight).
+_CONTEXT_MAX = sum(_CONTEXT_DECAY**place for place in range(_CONTEXT_REACH))
 _AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
@@ -46,6 +68,17 @@ class RankWeights:
     recency_half_life_days: float = 30.0
     # A vector neighbour less similar than this is not a candidate: nearest is not always near.
     min_similarity: float = 0.25
+    # What relevance is made of. The direct match is a convex combination of the normalised
+    # lexical and vector scores; `lexical_share` is the lexical part before each query shifts it
+    # towards the signal that is surer of its answer (equal by default).
+    lexical_share: float = 0.5
+    # A memory inherits this share of the direct match of the memory written just before or after
+    # it in the same session (half that from two places away): a reply is found through the
+    # question it answers. 0 turns it off.
+    context: float = 0.5
+    # Added when the query names a period ("on 3 May, 2023", "in June") in which the memory was
+    # written (or up to a week before: things are told after they happen). 0 turns it off.
+    time: float = 0.5
 
 
 @dataclass
@@ -57,7 +90,7 @@ class RecallQuery:
     types: tuple[str, ...] | None = None
     tags: tuple[str, ...] | None = None
     task_tags: tuple[str, ...] = ()
-    candidates: int = 30
+    candidates: int = 50  # per signal
 
 
 @dataclass
@@ -66,8 +99,13 @@ class Recalled:
 
     memory: MemoryEntry
     score: float
-    signals: dict[str, float]
-    via: str  # "vector", "lexical" or "lexical+vector"
+    signals: dict[str, float]  # the composite rank's signals, each 0..1
+    via: str  # the retrievers that found it: "vector", "lexical", "lexical+vector" or "context"
+    # What `signals["relevance"]` is made of (the parts add up to it): "lexical" and "vector"
+    # (each signal's normalised score, weighted by its share for this query), "context" (what it
+    # inherits from the memories written next to it) and, when the query names a period, "time"
+    # (more than 0 if the memory was written in it).
+    relevance_parts: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,6 +114,16 @@ class RecallResult:
     dropped: dict[int, str] = field(default_factory=dict)  # memory id -> filter that dropped it
     candidates: dict[str, int] = field(default_factory=dict)  # signal -> candidate count
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Match:
+    """How well candidates match a query directly: each signal normalised, and fused."""
+
+    vector: dict[int, float]
+    lexical: dict[int, float]
+    lexical_share: float = 0.5  # for this query
+    direct: dict[int, float] = field(default_factory=dict)
 
 
 def pack(vector: list[float]) -> bytes:
@@ -99,6 +147,25 @@ class LongTermMemory:
             s.commit()
             s.refresh(entry)
         return entry
+
+    def add_many(
+        self,
+        entries: list[MemoryEntry],
+        vectors: list[list[float]],
+        *,
+        actor: str = "runtime",
+        reason: str = "",
+    ) -> list[MemoryEntry]:
+        """Write many memories in one transaction (an import): each indexed and audited as `add`."""
+        if len(entries) != len(vectors):
+            raise ValueError(f"{len(entries)} entries but {len(vectors)} vectors")
+        with Session(self.engine) as s:
+            for entry, vector in zip(entries, vectors, strict=True):
+                self._insert(s, entry, vector, actor, reason)
+            s.commit()
+            for entry in entries:
+                s.refresh(entry)
+        return entries
 
     def _insert(self, s: Session, entry: MemoryEntry, vector: list[float], actor: str, reason: str) -> None:
         s.add(entry)
@@ -166,6 +233,29 @@ class LongTermMemory:
             s.add(
                 AuditEvent(
                     user_id=user_id, memory_id=memory_id, operation="forget", actor=actor, reason=reason
+                )
+            )
+            s.commit()
+        return True
+
+    def retire(self, user_id: str, memory_id: int, by: int, *, actor: str, reason: str) -> bool:
+        """Mark an active memory superseded by an existing one `by` (kept for audit, never
+        recalled): the losing side of a contradiction, or a memory folded into a merge."""
+        with Session(self.engine) as s:
+            entry = self._get(s, user_id, memory_id)
+            if entry is None or entry.status != MemoryStatus.active.value:
+                return False
+            entry.status = MemoryStatus.superseded.value
+            entry.superseded_by = by
+            self._unindex(s.connection(), [memory_id])
+            s.add(
+                AuditEvent(
+                    user_id=user_id,
+                    memory_id=memory_id,
+                    operation="supersede",
+                    actor=actor,
+                    reason=reason,
+                    detail={"superseded_by": by},
                 )
             )
             s.commit()
@@ -314,68 +404,122 @@ class LongTermMemory:
             return [(rid, 1.0 - dist) for rid, dist in self._vector(conn, user_id, vector, k)]
 
     def recall(self, query: RecallQuery, vector: list[float] | None) -> RecallResult:
+        """The user's memories that best match `query`, ranked, each with what placed it; what
+        the hard filters or the limit dropped; and a warning for a signal that could not run."""
         result = RecallResult(items=[])
+        w = self.weights
+        terms = _terms(query.text)
+        if vector is None:
+            result.warnings.append("vector signal skipped: no query embedding")
+        if not terms:
+            result.warnings.append("lexical signal skipped: no searchable words in the query")
         with self.engine.connect() as conn:
-            vec_hits = self._vector(conn, query.user_id, vector, query.candidates) if vector else []
-            if vector is None:
-                result.warnings.append("vector signal skipped: no query embedding")
-            floor = 1.0 - self.weights.min_similarity  # cosine distance
-            vec_hits = [(mid, d) for mid, d in vec_hits if d <= floor]
-            lex_hits = self._lexical(conn, query.user_id, query.text, query.candidates)
-            result.candidates = {"vector": len(vec_hits), "lexical": len(lex_hits)}
-            fused: dict[int, float] = {}
-            via: dict[int, set[str]] = {}
-            for name, hits in (("vector", vec_hits), ("lexical", lex_hits)):
-                for rank, (mid, _score) in enumerate(hits):
-                    fused[mid] = fused.get(mid, 0.0) + 1.0 / (RRF_K + rank + 1)
-                    via.setdefault(mid, set()).add(name)
-            if not fused:
+            match = self._direct(conn, query, terms, vector)
+            result.candidates = {"vector": len(match.vector), "lexical": len(match.lexical)}
+            if not match.direct:
                 return result
+            context: dict[int, float] = {}
+            if w.context:
+                # Context flows from the best direct matches only (as many as the limit): a weak
+                # match's neighbours would not reach the top, and each costs a row to rank.
+                best = sorted(match.direct, key=match.direct.__getitem__, reverse=True)[: query.limit]
+                context = self._context(conn, query.user_id, {m: match.direct[m] for m in best})
+            result.candidates["context"] = len(context.keys() - match.direct.keys())
             # Filter and rank on a few columns; load whole entries only for what is returned.
-            marks = ",".join("?" * len(fused))
+            ids = list(match.direct.keys() | context.keys())
             rows = conn.exec_driver_sql(
                 "SELECT id, status, valid_until, confidence, memory_type, tags, created_at, access_count "
-                f"FROM memory WHERE user_id = ? AND id IN ({marks})",
-                (query.user_id, *fused),
+                f"FROM memory WHERE user_id = ? AND id IN ({','.join('?' * len(ids))})",
+                (query.user_id, *ids),
             ).fetchall()
-        best = 2.0 / (RRF_K + 1)  # first in both lists: relevance is absolute, not relative
+        periods = _periods(query.text) if w.time else []
+        scale = 1.0 + w.context * _CONTEXT_MAX + (w.time if periods else 0.0)  # relevance within 0..1
         now = utcnow()
-        w = self.weights
         max_access = max((r[7] for r in rows), default=0)
-        scored: list[tuple[float, int, dict[str, float]]] = []
+        task_tags = set(query.task_tags)
+        # (score, id, relevance, confidence, recency, frequency, task, context, time); the
+        # explanation's dicts are built for the returned few only.
+        ranked: list[tuple[float, int, float, float, float, float, float, float, float]] = []
         for mid, status, valid_until, confidence, memory_type, tags_json, created, access in rows:
-            tags = set(json.loads(tags_json)) if tags_json else set()
+            tags = set(json.loads(tags_json)) if tags_json and tags_json != "[]" else set()
             reason = _drop_reason(query, status, _when(valid_until), confidence, memory_type, tags, now)
             if reason:
                 result.dropped[mid] = reason
                 continue
-            age_days = max(0.0, (now - _when(created)).total_seconds() / 86_400)  # type: ignore[operator]
-            signals = {
-                "relevance": fused[mid] / best,
-                "confidence": confidence,
-                "recency": 0.5 ** (age_days / w.recency_half_life_days),
-                "frequency": math.log1p(access) / math.log1p(max_access) if max_access else 0.0,
-                "task": 1.0 if set(query.task_tags) & tags else 0.0,
-            }
+            written = _when(created) or now
+            in_context = context.get(mid, 0.0)
+            in_time = 1.0 if periods and _written_in(written, periods) else 0.0
+            relevance = (
+                match.direct.get(mid, 0.0) + w.context * _CONTEXT_MAX * in_context + w.time * in_time
+            ) / scale
+            age_days = max(0.0, (now - written).total_seconds() / 86_400)
+            recency = 0.5 ** (age_days / w.recency_half_life_days)
+            frequency = math.log1p(access) / math.log1p(max_access) if max_access else 0.0
+            task = 1.0 if task_tags & tags else 0.0
             score = (
-                w.relevance * signals["relevance"]
-                + w.confidence * signals["confidence"]
-                + w.recency * signals["recency"]
-                + w.frequency * signals["frequency"]
-                + w.task * signals["task"]
+                w.relevance * relevance
+                + w.confidence * confidence
+                + w.recency * recency
+                + w.frequency * frequency
+                + w.task * task
             )
-            scored.append((score, mid, signals))
-        scored.sort(key=lambda t: t[0], reverse=True)
-        for _score, mid, _signals in scored[query.limit :]:
-            result.dropped[mid] = f"below top {query.limit}"
-        top = scored[: query.limit]
-        entries = {e.id: e for e in self.get_many(query.user_id, [mid for _s, mid, _g in top])}
-        result.items = [
-            Recalled(entries[mid], score, signals, "+".join(sorted(via[mid])))
-            for score, mid, signals in top
-            if mid in entries
-        ]
+            ranked.append((score, mid, relevance, confidence, recency, frequency, task, in_context, in_time))
+        ranked.sort(key=lambda r: (-r[0], r[1]))
+        for row in ranked[query.limit :]:
+            result.dropped[row[1]] = f"below top {query.limit}"
+        top = ranked[: query.limit]
+        entries = {e.id: e for e in self.get_many(query.user_id, [row[1] for row in top])}
+        for score, mid, relevance, confidence, recency, frequency, task, in_context, in_time in top:
+            if mid not in entries:
+                continue
+            signals = {
+                "relevance": relevance,
+                "confidence": confidence,
+                "recency": recency,
+                "frequency": frequency,
+                "task": task,
+            }
+            parts = {
+                "lexical": match.lexical_share * match.lexical.get(mid, 0.0) / scale,
+                "vector": (1.0 - match.lexical_share) * match.vector.get(mid, 0.0) / scale,
+                "context": w.context * _CONTEXT_MAX * in_context / scale,
+            }
+            if periods:
+                parts["time"] = w.time * in_time / scale
+            found_by = (("lexical", match.lexical), ("vector", match.vector))
+            via = "+".join(name for name, hits in found_by if mid in hits)
+            result.items.append(Recalled(entries[mid], score, signals, via or "context", parts))
         return result
+
+    def _direct(
+        self, conn: Connection, query: RecallQuery, terms: list[str], vector: list[float] | None
+    ) -> _Match:
+        """Vector and lexical candidates, each signal normalised to 0..1, and their fusion: a
+        convex combination of the normalised scores (Bruch et al., 2023, found it more robust
+        than reciprocal-rank fusion, which throws the scores away)."""
+        floor = self.weights.min_similarity
+        vec_hits = [
+            (mid, 1.0 - dist)
+            for mid, dist in self._vector(conn, query.user_id, vector, query.candidates)
+            if 1.0 - dist >= floor
+        ]
+        lex_hits = self._lexical(conn, query.user_id, terms, query.candidates)
+        match = _Match(
+            vector=_normalise(vec_hits, query.candidates, floor),
+            lexical=_normalise(lex_hits, query.candidates, 0.0),
+        )
+        # How far a signal's best stands out from the rest of its top ten says how sure the signal
+        # is for this query (a score-distribution query-performance predictor): the shares follow
+        # it from the configured prior. A signal that could not run or found nothing is not sure.
+        prior = self.weights.lexical_share
+        lexical = prior * _decisiveness(match.lexical)
+        vectors = (1.0 - prior) * _decisiveness(match.vector)
+        share = match.lexical_share = lexical / (lexical + vectors) if lexical + vectors else prior
+        for mid, value in match.lexical.items():
+            match.direct[mid] = share * value
+        for mid, value in match.vector.items():
+            match.direct[mid] = match.direct.get(mid, 0.0) + (1.0 - share) * value
+        return match
 
     # --- internals -------------------------------------------------------------------------
     @staticmethod
@@ -391,8 +535,8 @@ class LongTermMemory:
         return [(int(r[0]), float(r[1])) for r in rows]
 
     @staticmethod
-    def _lexical(conn: Connection, user_id: str, text: str, k: int) -> list[tuple[int, float]]:
-        terms = [t for t in dict.fromkeys(_WORD.findall(text.lower())) if t not in _STOP]
+    def _lexical(conn: Connection, user_id: str, terms: list[str], k: int) -> list[tuple[int, float]]:
+        """BM25 (FTS5's, Porter-stemmed) of any of the terms, best first, as positive scores."""
         if not terms:
             return []
         match = " OR ".join(f'"{t}"' for t in terms)
@@ -402,6 +546,29 @@ class LongTermMemory:
             (match, user_id, k),
         ).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    @staticmethod
+    def _context(conn: Connection, user_id: str, direct: dict[int, float]) -> dict[int, float]:
+        """The context each memory near a candidate in the same session inherits, 0..1: at each
+        distance the best direct match of a candidate there, discounted by the distance, summed
+        over distances. Memories without a session have no context. One statement; each lookup
+        walks a few rows by id."""
+        ids = list(direct)
+        rows = conn.exec_driver_sql(
+            f"SELECT c.id, {_NEIGHBOURS} FROM memory c "
+            f"WHERE c.user_id = ? AND c.session_id IS NOT NULL AND c.id IN ({','.join('?' * len(ids))})",
+            (user_id, *ids),
+        ).fetchall()
+        best: dict[tuple[int, int], float] = {}  # (memory, places away) -> best direct match there
+        for mid, *near in rows:
+            for i, neighbour in enumerate(near):
+                key = (neighbour, i // 2)
+                if neighbour is not None and direct[mid] > best.get(key, 0.0):
+                    best[key] = direct[mid]
+        context: dict[int, float] = {}
+        for (neighbour, place), value in best.items():
+            context[neighbour] = context.get(neighbour, 0.0) + value * _CONTEXT_DECAY**place / _CONTEXT_MAX
+        return context
 
     @staticmethod
     def _unindex(conn: Connection, ids: list[int]) -> None:
@@ -465,6 +632,96 @@ def _drop_reason(
     if query.tags is not None and not set(query.tags) & tags:
         return "tags"
     return None
+
+
+def _terms(text: str) -> list[str]:
+    return [t for t in dict.fromkeys(_WORD.findall(text.lower())) if t not in _STOP]
+
+
+def _decisiveness(normalised: dict[int, float], top: int = 10) -> float:
+    """1 minus the mean normalised score of the runners-up to the best (which is 1) in the top
+    `top`: near 1 when one candidate stands out, near 0 when the head is flat; 1 for a lone hit."""
+    head = list(normalised.values())[:top]  # best first
+    if len(head) < 2:
+        return float(len(head))
+    return max(0.0, head[0] - sum(head[1:]) / (len(head) - 1))
+
+
+def _normalise(hits: list[tuple[int, float]], depth: int, floor: float) -> dict[int, float]:
+    """Scores (best first) to 0..1: the best is 1; the score at the candidate depth, or `floor`
+    when fewer than `depth` candidates came back, is 0."""
+    if not hits:
+        return {}
+    top = hits[0][1]
+    bottom = hits[-1][1] if len(hits) >= depth and len(hits) > 1 else min(floor, hits[-1][1])
+    span = top - bottom
+    return {mid: (score - bottom) / span if span > 0 else 1.0 for mid, score in hits}
+
+
+_TOLD_WITHIN = timedelta(days=7)  # an event is often told in the week after it happened
+
+_MONTHS = {
+    name[:n]: number
+    for number, name in enumerate(
+        "january february march april may june july august september october november december".split(), 1
+    )
+    for n in (3, len(name))
+} | {"sept": 9}
+_MONTH = (
+    r"(january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"
+)
+_DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"((?:19|20)\d\d)"
+# Most specific first; what one pattern matched is removed before the next looks.
+_DATES = [
+    ("dmy", re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}\b", re.I)),
+    ("mdy", re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.I)),
+    ("my", re.compile(rf"\b{_MONTH},?\s+{_YEAR}\b", re.I)),
+    # A month alone only after a preposition: "may" is also a verb.
+    ("m", re.compile(rf"\b(?:in|during|since|of|early|late|mid)\s+{_MONTH}(?!\s*\d)\b", re.I)),
+    ("y", re.compile(rf"\b{_YEAR}\b")),
+]
+
+_Period = tuple[datetime, datetime] | int  # [start, end), or a month of any year
+
+
+def _periods(text: str) -> list[_Period]:
+    """The calendar periods a query names: days, months, years; a bare month is of any year."""
+    found: list[_Period] = []
+    for kind, pattern in _DATES:
+        for m in pattern.finditer(text):
+            g = m.groups()
+            try:
+                if kind == "dmy" or kind == "mdy":
+                    day, month = (g[0], g[1]) if kind == "dmy" else (g[1], g[0])
+                    start = datetime(int(g[2]), _MONTHS[month.lower()], int(day), tzinfo=UTC)
+                    found.append((start, start + timedelta(days=1)))
+                elif kind == "my":
+                    year, month_n = int(g[1]), _MONTHS[g[0].lower()]
+                    end = datetime(year + month_n // 12, month_n % 12 + 1, 1, tzinfo=UTC)
+                    found.append((datetime(year, month_n, 1, tzinfo=UTC), end))
+                elif kind == "m":
+                    found.append(_MONTHS[g[0].lower()])
+                else:
+                    year = int(g[0])
+                    found.append((datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)))
+            except ValueError:  # "31 February"
+                continue
+        text = pattern.sub(" ", text)
+    return found
+
+
+def _written_in(written: datetime, periods: list[_Period]) -> bool:
+    """Whether a memory written at `written` may be about one of the periods: written in it or
+    up to a week after it ended."""
+    for period in periods:
+        if isinstance(period, int):
+            if period in (written.month, (written - _TOLD_WITHIN).month):
+                return True
+        elif period[0] <= written < period[1] + _TOLD_WITHIN:
+            return True
+    return False
 
 
 def expiry(days: float) -> datetime:

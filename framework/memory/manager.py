@@ -8,18 +8,19 @@ from typing import Any
 
 from framework.config import Settings
 from framework.embeddings import Embedder, resolve_embedder
+from framework.memory.approvals import Consent, WriteQueue
 from framework.memory.candidates import Extraction, MemoryCandidate
 from framework.memory.context import ContextWindow, TokenCounter
+from framework.memory.curation import Curator, Judge
 from framework.memory.database import migrate, open_engine
-from framework.memory.longterm import LongTermMemory, RankWeights, RecallQuery, expiry
-from framework.memory.procedural import Procedures, load_procedures
+from framework.memory.longterm import LongTermMemory, RankWeights, RecallQuery
+from framework.memory.procedural import ProceduralMemory, Procedures
 from framework.memory.records import MemoryEntry, MemorySource, MemoryType
-from framework.memory.sensitive import redact, repeats_secret, sensitive_values
-from framework.memory.working import WorkingMemory, WorkingState
+from framework.memory.sensitive import redact, sensitive_values
+from framework.memory.working import WorkingState, WorkingStore, open_working_memory
 from framework.memory.write_policy import WritePolicy
 from framework.turn import MemoryOp, Outcome, Recollection
 
-DUPLICATE_SIMILARITY = 0.92
 SUCCESS_BONUS = 0.1
 FAILURE_PENALTY = -0.2
 
@@ -41,10 +42,18 @@ class MemoryManager:
         self.engine = open_engine(settings.database_url)
         migrate(self.engine, self.embedder.name, self.embedder.dim)
         self.long_term = LongTermMemory(self.engine, weights)
-        self.working = WorkingMemory(settings.home / "working", settings.working_ttl_s)
-        self.procedures: Procedures = load_procedures(skills_dir, policies_dir)
+        self.working: WorkingStore = open_working_memory(settings)
+        self.procedural = ProceduralMemory(skills_dir, policies_dir)  # hot-reloaded on change
         self.write_policy = write_policy or WritePolicy()
+        self.curator = Curator(self.long_term, self.embedder, self.write_policy)
+        self.queue = WriteQueue(self.engine)
+        self.consent = Consent(self.engine)
         self.recall_limit = recall_limit
+
+    @property
+    def procedures(self) -> Procedures:
+        """Skills and policies as the files say now (re-read only when a file changed)."""
+        return self.procedural.current()
 
     def context_window(self, model_name: str | None) -> ContextWindow:
         return ContextWindow(self.settings.context_tokens, TokenCounter(model_name))
@@ -54,14 +63,15 @@ class MemoryManager:
         self, user_id: str | None, session_id: str, query: str, task_tags: tuple[str, ...] = ()
     ) -> Recollection:
         state = self.working.load(user_id, session_id)
-        skills = [s for s in self.procedures.skills if _overlaps(query, s.when_to_use + " " + s.name)]
+        procedures = self.procedures  # one load for the whole turn: skills and policies agree
+        skills = [s for s in procedures.skills if _overlaps(query, s.when_to_use + " " + s.name)]
         if user_id is None:
             return Recollection(
                 [],
                 [],
                 [],
                 skills,
-                self.procedures.policies,
+                procedures.policies,
                 state,
                 warnings=["anonymous session: long-term memory not consulted"],
             )
@@ -92,7 +102,7 @@ class MemoryManager:
             constraints=[m for m in always if m.memory_type == MemoryType.constraint.value],
             relevant=found.items,
             skills=skills,
-            policies=self.procedures.policies,
+            policies=procedures.policies,
             state=state,
             dropped={k: v for k, v in found.dropped.items() if not v.startswith("type ")},
             candidates=found.candidates,
@@ -112,17 +122,10 @@ class MemoryManager:
         return known
 
     # --- step 6: memory operations -------------------------------------------------------------
-    def apply(
-        self,
-        user_id: str | None,
-        state: WorkingState,
-        extraction: Extraction,
-        visible_ids: set[int],
-        actor: str = "agent",
-        secrets: set[str] | None = None,
+    def forget_requested(
+        self, user_id: str | None, extraction: Extraction, visible_ids: set[int]
     ) -> list[MemoryOp]:
-        """Run candidates through the write policy, dedup and supersede; honour forget requests.
-        Only memories the model was shown (`visible_ids`) may be replaced or forgotten."""
+        """Honour "forget that": only memories the model was shown this turn may be named."""
         ops: list[MemoryOp] = []
         for request in extraction.forget:
             if user_id is None or request.memory_id not in visible_ids:
@@ -135,70 +138,86 @@ class MemoryManager:
             reason = redact(request.reason)
             if self.long_term.forget(user_id, request.memory_id, actor="user", reason=reason):
                 ops.append(MemoryOp("forget", request.memory_id, "", reason))
-        for candidate in extraction.memories:
-            ops.append(self._write(user_id, state, candidate, visible_ids, actor, secrets or set()))
         return ops
 
-    def _write(
+    def apply(
         self,
         user_id: str | None,
         state: WorkingState,
-        c: MemoryCandidate,
+        extraction: Extraction,
         visible_ids: set[int],
-        actor: str,
-        secrets: set[str],
-    ) -> MemoryOp:
-        why_not = self.write_policy.rejection(
-            c.content, c.confidence, anonymous=user_id is None, writes_so_far=state.writes
+        *,
+        secrets: set[str] | None = None,
+        judge: Judge | None = None,
+        actor: str = "agent",
+    ) -> list[MemoryOp]:
+        """Forget what was asked, then curate the candidates (write policy, dedup, refine,
+        contradiction) and write them, or park them for approval when the policy says so."""
+        ops = self.forget_requested(user_id, extraction, visible_ids)
+        decisions = self.curator.decide(
+            user_id,
+            state,
+            extraction,
+            visible_ids,
+            secrets or set(),
+            judge,
+            opted_out=self.consent.opted_out(user_id),
         )
-        if why_not is None and repeats_secret(c.content, secrets):
-            why_not = "sensitive: repeats a secret from the conversation"
-        content = _scrub(c.content, secrets)
-        if why_not is not None or user_id is None:
-            if user_id is not None:
-                self.long_term.audit(user_id, "reject", why_not or "", {"content": content})
-            return MemoryOp("reject", None, content, why_not or "anonymous")
-        vector = self.embedder.embed([c.content])[0]
-        entry = MemoryEntry(
+        if self.write_policy.require_approval and user_id is not None:
+            waiting = [d for d in decisions if d.action != "reject"]
+            ids = self.queue.park(user_id, state.session_id, waiting)
+            ops += [
+                MemoryOp("pending", pid, d.content, f"awaiting approval: {d.reason}")
+                for pid, d in zip(ids, waiting, strict=True)
+            ]
+            decisions = [d for d in decisions if d.action == "reject"]
+        return ops + self.curator.commit(user_id, state, decisions, actor)
+
+    def approve(self, user_id: str, pending_id: int, approved: bool = True) -> list[MemoryOp]:
+        """Carry out (or drop) a parked write; returns what was done."""
+        decision = self.queue.take(
+            user_id,
+            pending_id,
+            approved=approved,
+            reason="approved by a human" if approved else "rejected by a human",
+        )
+        if decision is None:
+            raise KeyError(f"user {user_id!r} has no pending write #{pending_id}")
+        if not approved:
+            return [MemoryOp("reject", None, decision.content, "rejected by a human")]
+        state = self.working.load(user_id, "approvals")
+        return self.curator.commit(user_id, state, [decision], actor="user")
+
+    def merge(
+        self, user_id: str, ids: list[int], content: str, reason: str = "merged on request"
+    ) -> MemoryOp:
+        """Fold related memories into one statement: a new merged memory supersedes each of them."""
+        entries = self.long_term.get_many(user_id, ids)
+        active = [e for e in entries if e.status == "active"]
+        if len(active) != len(set(ids)) or len(active) < 2:
+            raise ValueError(
+                f"merge needs at least two active memories of user {user_id!r}; got {sorted(ids)}"
+            )
+        first = active[0]
+        merged = MemoryEntry(
             user_id=user_id,
-            content=c.content,
-            memory_type=c.memory_type.value,
-            confidence=c.confidence,
-            source=c.source.value,
-            tags=list(c.tags),
-            valid_until=expiry(c.valid_for_days) if c.valid_for_days is not None else None,
-            session_id=state.session_id,
+            content=content,
+            memory_type=first.memory_type,
+            confidence=max(e.confidence for e in active),
+            source=MemorySource.merged.value,
+            tags=sorted({t for e in active for t in e.tags or []}),
             embedder=self.embedder.name,
         )
-        if c.replaces is not None and c.replaces in visible_ids:
-            new = self.long_term.supersede(
-                user_id, c.replaces, entry, vector, actor=actor, reason=f"corrects #{c.replaces}"
-            )
-            state.writes += 1
-            state.written_ids.append(new.id or 0)
-            return MemoryOp("supersede", new.id, c.content, f"replaces #{c.replaces}")
-        close = {
-            mid: sim
-            for mid, sim in self.long_term.nearest(user_id, vector, k=3)
-            if sim >= DUPLICATE_SIMILARITY
-        }
-        for existing in self.long_term.get_many(user_id, list(close)):
-            if existing.memory_type == entry.memory_type and existing.id is not None:
-                similarity = close[existing.id]
-                self.long_term.adjust(
-                    user_id,
-                    [existing.id],
-                    0.05,
-                    operation="reinforce",
-                    reason=f"restated (similarity {similarity:.2f})",
-                )
-                return MemoryOp(
-                    "reinforce", existing.id, existing.content, f"near-duplicate ({similarity:.2f})"
-                )
-        new = self.long_term.add(entry, vector, actor=actor, reason="extracted after outcome")
-        state.writes += 1
-        state.written_ids.append(new.id or 0)
-        return MemoryOp("write", new.id, c.content, f"{c.memory_type.value}, confidence {c.confidence:.2f}")
+        new = self.long_term.add(
+            merged,
+            self.embedder.embed([content])[0],
+            actor="user",
+            reason=f"{reason}: #{', #'.join(str(e.id) for e in active)}",
+        )
+        for e in active:
+            assert e.id is not None and new.id is not None
+            self.long_term.retire(user_id, e.id, new.id, actor="user", reason=f"merged into #{new.id}")
+        return MemoryOp("supersede", new.id, content, f"merges #{', #'.join(str(e.id) for e in active)}")
 
     def learn(self, user_id: str | None, used_ids: list[int], outcome: Outcome) -> list[MemoryOp]:
         """Memories that guided a success gain confidence; a failure costs them more.
@@ -232,7 +251,15 @@ class MemoryManager:
             source=MemorySource.explicit,
             tags=tags or [],
         )
-        return self._write(user_id, state, candidate, set(), "user", sensitive_values(content))
+        ops = self.apply(
+            user_id,
+            state,
+            Extraction(memories=[candidate]),
+            set(),
+            secrets=sensitive_values(content),
+            actor="user",
+        )
+        return ops[0]
 
     def save_state(self, state: WorkingState) -> None:
         self.working.save(state)
@@ -254,14 +281,6 @@ class MemoryManager:
     def close(self) -> None:
         self.working.close()
         self.engine.dispose()
-
-
-def _scrub(text: str, secrets: set[str]) -> str:
-    """`text` redacted by pattern and with every known secret value masked."""
-    text = redact(text)
-    for value in secrets:
-        text = text.replace(value, "[REDACTED]")
-    return text
 
 
 def _overlaps(query: str, text: str) -> bool:

@@ -73,3 +73,28 @@ class StoreMeta(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: str
+
+
+class PendingWrite(SQLModel, table=True):
+    """A memory write waiting for a human's approval (when writes need approval)."""
+
+    __tablename__ = "pending_write"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(index=True)
+    session_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    action: str  # write | supersede | reinforce | retire: what approval will do
+    target: int | None = None  # the existing memory the action is about
+    candidate: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    reason: str = ""
+
+
+class UserSettings(SQLModel, table=True):
+    """Per-user memory consent: a user who opted out gets nothing written long-term."""
+
+    __tablename__ = "user_settings"
+
+    user_id: str = Field(primary_key=True)
+    opted_out: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -25,6 +25,15 @@ class WritePolicy:
     max_writes_per_session: int = 10
     block_emails: bool = False
     block_phones: bool = False
+    # A candidate this similar (cosine) to a stored memory of the same type reinforces it, no call
+    # (high on purpose: "a senior engineer" vs "an engineer" is a refinement, not a repeat).
+    duplicate_similarity: float = 0.97
+    # Stored memories at least this similar, not shown to the extraction call, are compared with
+    # the candidate in the turn's one comparison call; at most this many candidates are compared.
+    compare_similarity: float = 0.6
+    max_compared_candidates: int = 5
+    # Writes wait in a queue for a human (framework memory pending / approve / reject).
+    require_approval: bool = False
 
     def rejection(
         self, content: str, confidence: float, *, anonymous: bool, writes_so_far: int

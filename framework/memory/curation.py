@@ -1,0 +1,234 @@
+"""Curation: what a turn's candidate memories do to long-term memory.
+
+Every candidate passes the write policy first. Then it is resolved against what is stored:
+a near-duplicate reinforces the existing memory; a refinement supersedes it with the merged
+statement; a contradiction keeps the better-supported side and supersedes the other (the new
+fact is never deleted, the old never leaves the audit); anything else is written. Similar
+memories the extraction call was not shown are judged in ONE structured call for the whole turn
+(bounded pairs, never n²). Every decision is made before anything is written, so a failed call
+writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from framework.embeddings import Embedder
+from framework.memory.candidates import Comparison, Extraction, MemoryCandidate, PairVerdict
+from framework.memory.longterm import LongTermMemory, expiry
+from framework.memory.records import MemoryEntry, MemorySource
+from framework.memory.sensitive import redact, repeats_secret
+from framework.memory.working import WorkingState
+from framework.memory.write_policy import WritePolicy
+from framework.turn import MemoryOp
+
+Action = Literal["write", "supersede", "reinforce", "overruled", "reject"]
+REINFORCE_BONUS = 0.05
+# Who said it matters more than how sure the extractor was: an explicit user statement beats an
+# inference; between equals the newer statement wins.
+_SUPPORT = {
+    MemorySource.explicit: 3,
+    MemorySource.merged: 2,
+    MemorySource.learned: 2,
+    MemorySource.inferred: 1,
+}
+
+
+@dataclass
+class Decision:
+    candidate: MemoryCandidate
+    action: Action
+    reason: str
+    target: int | None = None  # the existing memory the action is about
+    content: str = ""  # what will be stored (the merged statement for a refinement)
+
+
+@dataclass
+class SimilarPair:
+    """A candidate and the stored memories that look like it, for the comparison call."""
+
+    index: int
+    candidate: MemoryCandidate
+    similar: list[MemoryEntry]
+
+
+Judge = Callable[[list[SimilarPair]], Comparison]
+
+
+def better_supported(new: MemoryCandidate, old: MemoryEntry) -> bool:
+    return _SUPPORT[new.source] >= _SUPPORT[MemorySource(old.source)]
+
+
+class Curator:
+    def __init__(self, long_term: LongTermMemory, embedder: Embedder, policy: WritePolicy) -> None:
+        self.long_term = long_term
+        self.embedder = embedder
+        self.policy = policy
+
+    def decide(
+        self,
+        user_id: str | None,
+        state: WorkingState,
+        extraction: Extraction,
+        visible_ids: set[int],
+        secrets: set[str],
+        judge: Judge | None,
+        opted_out: bool = False,
+    ) -> list[Decision]:
+        decisions: dict[int, Decision] = {}
+        admitted: list[int] = []
+        writes = state.writes
+        for i, c in enumerate(extraction.memories):
+            why_not = "user opted out of long-term memory" if opted_out else None
+            why_not = why_not or self.policy.rejection(
+                c.content, c.confidence, anonymous=user_id is None, writes_so_far=writes
+            )
+            if why_not is None and repeats_secret(c.content, secrets):
+                why_not = "sensitive: repeats a secret from the conversation"
+            if why_not is not None or user_id is None:
+                decisions[i] = Decision(
+                    c, "reject", why_not or "anonymous", content=_scrub(c.content, secrets)
+                )
+                continue
+            admitted.append(i)
+            writes += 1
+        if not admitted or user_id is None:
+            return [decisions[i] for i in sorted(decisions)]
+
+        vectors = dict(
+            zip(
+                admitted, self.embedder.embed([extraction.memories[i].content for i in admitted]), strict=True
+            )
+        )
+        pairs: list[SimilarPair] = []
+        for i in admitted:
+            c = extraction.memories[i]
+            if c.relation != "new" and c.target in visible_ids:
+                old = self.long_term.get(user_id, c.target)
+                if old is not None and old.status == "active":
+                    decisions[i] = _resolve(c, old, c.relation, None, "as the extraction judged")
+                    continue
+            near = [
+                (mid, sim)
+                for mid, sim in self.long_term.nearest(user_id, vectors[i], k=3)
+                if sim >= self.policy.compare_similarity
+            ]
+            entries = {e.id: e for e in self.long_term.get_many(user_id, [mid for mid, _ in near])}
+            dup = next(
+                (
+                    entries[mid]
+                    for mid, sim in near
+                    if sim >= self.policy.duplicate_similarity
+                    and mid in entries
+                    and entries[mid].memory_type == c.memory_type.value
+                ),
+                None,
+            )
+            if dup is not None:
+                decisions[i] = Decision(
+                    c, "reinforce", "near-duplicate of a stored memory", dup.id, dup.content
+                )
+                continue
+            # Memories the extraction was shown have been judged by it already.
+            unseen = [entries[mid] for mid, _ in near if mid in entries and mid not in visible_ids]
+            if unseen and len(pairs) < self.policy.max_compared_candidates:
+                pairs.append(SimilarPair(i, c, unseen))
+            else:
+                decisions[i] = Decision(c, "write", "new", content=c.content)
+
+        if pairs:
+            verdicts = judge(pairs).verdicts if judge is not None else []
+            for pair in pairs:
+                decisions[pair.index] = _apply_verdicts(pair, verdicts, judged=judge is not None)
+        return [decisions[i] for i in sorted(decisions)]
+
+    def commit(
+        self, user_id: str | None, state: WorkingState, decisions: list[Decision], actor: str = "agent"
+    ) -> list[MemoryOp]:
+        ops: list[MemoryOp] = []
+        to_embed = [d for d in decisions if d.action in ("write", "supersede", "overruled")]
+        vectors = self.embedder.embed([d.content for d in to_embed]) if to_embed and user_id else []
+        vector_of = {id(d): v for d, v in zip(to_embed, vectors, strict=False)}
+        for d in decisions:
+            if d.action == "reject" or user_id is None:
+                if user_id is not None:
+                    self.long_term.audit(user_id, "reject", d.reason, {"content": d.content})
+                ops.append(MemoryOp("reject", None, d.content, d.reason))
+                continue
+            if d.action == "reinforce":
+                assert d.target is not None
+                self.long_term.adjust(
+                    user_id, [d.target], REINFORCE_BONUS, operation="reinforce", reason=d.reason
+                )
+                ops.append(MemoryOp("reinforce", d.target, d.content, d.reason))
+                continue
+            entry = self._entry(user_id, state, d)
+            vector = vector_of[id(d)]
+            if d.action == "supersede":
+                assert d.target is not None
+                new = self.long_term.supersede(user_id, d.target, entry, vector, actor=actor, reason=d.reason)
+            else:
+                new = self.long_term.add(entry, vector, actor=actor, reason=d.reason)
+                if d.action == "overruled":
+                    assert d.target is not None and new.id is not None
+                    self.long_term.retire(user_id, new.id, d.target, actor=actor, reason=d.reason)
+            state.writes += 1
+            state.written_ids.append(new.id or 0)
+            ops.append(MemoryOp("supersede" if d.action != "write" else "write", new.id, d.content, d.reason))
+        return ops
+
+    def _entry(self, user_id: str, state: WorkingState, d: Decision) -> MemoryEntry:
+        c = d.candidate
+        return MemoryEntry(
+            user_id=user_id,
+            content=d.content,
+            memory_type=c.memory_type.value,
+            confidence=c.confidence,
+            source=c.source.value,
+            tags=list(c.tags),
+            valid_until=expiry(c.valid_for_days) if c.valid_for_days is not None else None,
+            session_id=state.session_id,
+            embedder=self.embedder.name,
+        )
+
+
+def _resolve(c: MemoryCandidate, old: MemoryEntry, relation: str, merged: str | None, how: str) -> Decision:
+    if relation == "duplicate":
+        return Decision(c, "reinforce", f"restates #{old.id} ({how})", old.id, old.content)
+    if relation == "refines":
+        return Decision(c, "supersede", f"refines #{old.id} ({how})", old.id, merged or c.content)
+    if better_supported(c, old):
+        return Decision(
+            c,
+            "supersede",
+            f"contradicts #{old.id}: the new {c.source.value} statement wins ({how})",
+            old.id,
+            c.content,
+        )
+    return Decision(
+        c,
+        "overruled",
+        f"contradicts #{old.id}, which is better supported ({old.source}); "
+        f"kept superseded for the audit ({how})",
+        old.id,
+        c.content,
+    )
+
+
+def _apply_verdicts(pair: SimilarPair, verdicts: list[PairVerdict], judged: bool) -> Decision:
+    by_id = {m.id: m for m in pair.similar}
+    for v in verdicts:
+        if v.candidate == pair.index and v.relation != "unrelated" and v.memory_id in by_id:
+            return _resolve(pair.candidate, by_id[v.memory_id], v.relation, v.merged, "compared")
+    reason = "new (compared with similar memories)" if judged else "new (not compared: no model)"
+    return Decision(pair.candidate, "write", reason, content=pair.candidate.content)
+
+
+def _scrub(text: str, secrets: set[str]) -> str:
+    """`text` redacted by pattern and with every known secret value masked."""
+    text = redact(text)
+    for value in secrets:
+        text = text.replace(value, "[REDACTED]")
+    return text
