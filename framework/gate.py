@@ -75,7 +75,7 @@ class PolicyGate:
         deny: list[str] = []
         warn: list[str] = []
         approve: list[str] = []
-        spoke: list[Policy] = []
+        spoke: list[Policy] = []  # every policy that applied, so the audit names its version
         for policy in self.applicable(tool, arguments):
             missing = [r.tool for r in policy.requires if not state.succeeded(r.tool)]
             violated = policy.forbid or bool(missing)
@@ -87,6 +87,8 @@ class PolicyGate:
                 spoke.append(policy)
             elif policy.approval:
                 approve.append(f"[{policy.name}] {policy.message or 'needs human approval'}")
+                spoke.append(policy)
+            else:  # applied and satisfied (e.g. staging and smoke tests done): it decided "allow"
                 spoke.append(policy)
         labels = [p.label for p in spoke]
         files = [str(p.source or "") for p in spoke]

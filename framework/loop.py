@@ -19,7 +19,9 @@ from framework.steps.act import act
 from framework.steps.evaluate import evaluate, judge
 from framework.steps.intent import Intent, detect_intent
 from framework.steps.memorize import memorize, worth_extracting
-from framework.steps.reason import build_prompt, system_prompt
+from framework.steps.reason import build_prompt, conversation, system_prompt
+from framework.steps.skill import CycleResult, SkillExecutor, select_skill
+from framework.steps.summarize import summarize
 from framework.turn import Turn
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ def run_turn(session: Session, user_input: str) -> Turn:
     agent.on_turn_start(turn)
 
     try:  # 1
-        intent, usage = detect_intent(model, user_input)
+        intent, usage = detect_intent(model, user_input, [s for s in memory.procedures.skills if s.tools])
         turn.usage.add(usage)
     except ModelNotConfigured:
         raise
@@ -46,30 +48,59 @@ def run_turn(session: Session, user_input: str) -> Turn:
     query = " ".join(filter(None, [intent.memory_query, user_input]))  # 2
     recalled = memory.recall(session.user_id, session.session_id, query, (intent.task_type,))
     turn.recollection, state = recalled, recalled.state
+    if not intent.trivial and intent.task_type not in ("chat", "question"):
+        state.goal = intent.goal  # the session's task, for working memory
     clock.lap("retrieve")
 
-    system = system_prompt(agent.instructions, recalled)  # 3 ⇄ 4
+    system = system_prompt(agent.instructions, recalled, state, session.window)  # 3 ⇄ 4
     current = [Message("user", user_input)]
+    history = conversation(state)
+    fold = session.window.to_fold(system, history, current, MAX_CONVERSATION_LINES)
+    if fold:  # the oldest lines leave the window: fold them into the rolling summary first
+        try:
+            state.summary = summarize(model, state.summary, state.conversation[:fold], turn.usage)
+            state.folded_lines += fold
+            del state.conversation[:fold], history[:fold]
+            system = system_prompt(agent.instructions, recalled, state, session.window)
+        except ModelNotConfigured:
+            raise
+        except FrameworkError as exc:  # the window still evicts them; they are just not summarised
+            turn.warnings.append(f"summary not updated: {exc}")
     schemas = [spec.schema() for spec in session.tools.values()] or None
-    try:
+
+    def cycle(instruction: str | None = None) -> CycleResult:
+        """Reason ⇄ act until the model answers in text; every tool call goes through the gate."""
+        if instruction is not None:
+            current.append(Message("user", instruction))
+        first = len(turn.tool_calls)
         for _step in range(session.max_steps):
-            window = build_prompt(session.window, system, session.history, current)
+            window = build_prompt(session.window, system, history, current)
             turn.messages = window.messages
             reply = model.complete(window.messages, schemas)
             turn.usage.add(reply.usage)
             if not reply.tool_calls:
-                turn.answer = reply.text or ""
-                break
+                current.append(Message("assistant", reply.text or ""))
+                return CycleResult(reply.text or "", turn.tool_calls[first:])
             current.append(Message("assistant", reply.text, tool_calls=reply.tool_calls))
             for call in reply.tool_calls:
                 record = act(call, session.tools, session.gate, state, session.approve, session.user_id)
                 turn.tool_calls.append(record)
+                memory.audit_gate(session.user_id, record)
                 agent.on_tool_call(record)
                 current.append(Message("tool", record.result, tool_call_id=call.id, name=call.name))
+        raise StepLimitExceeded(f"stopped after {session.max_steps} reasoning steps without a final answer")
+
+    skill = select_skill(memory.procedures.skills, intent)
+    try:
+        if skill is None:
+            turn.answer = cycle().text
         else:
-            raise StepLimitExceeded(
-                f"stopped after {session.max_steps} reasoning steps without a final answer"
-            )
+            turn.skill = SkillExecutor(skill).run(cycle, state)
+            turn.answer = turn.skill.text
+            if turn.skill.error:
+                turn.error = (
+                    f"skill {turn.skill.skill} stopped at step {turn.skill.failed_step}: {turn.skill.error}"
+                )
     except ModelNotConfigured:
         raise
     except FrameworkError as exc:
@@ -100,8 +131,6 @@ def run_turn(session: Session, user_input: str) -> Turn:
         ConversationLine(role="assistant", content=redact(turn.answer)),
     ]
     memory.save_state(state)
-    session.history += [Message("user", redact(user_input)), Message("assistant", redact(turn.answer))]
-    del session.history[:-MAX_CONVERSATION_LINES]  # as much as working memory keeps
     clock.lap("memory_ops")
     _log(turn)
     agent.on_turn_end(turn)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from framework.gate import PolicyGate
 from framework.llm.base import Model
-from framework.llm.messages import Message
 from framework.loop import run_turn
 from framework.memory.manager import MemoryManager
 from framework.steps.act import Approver
@@ -31,10 +30,7 @@ class Session:
         self.gate = PolicyGate(self.memory.procedural)  # edited policies apply from the next call
         self.approve: Approver | None = agent.approve
         self.max_steps = agent.steps_limit
-        self.window = self.memory.context_window(getattr(self.model, "name", None))
-        # Resume the conversation this session already had (possibly in another process).
-        state = self.memory.working.load(user_id, self.session_id)
-        self.history: list[Message] = [Message(line.role, line.content) for line in state.conversation]
+        self.window = self.memory.context_window(self.model)
 
     def send(self, text: str) -> Turn:
         """Run one turn of the control loop and return its full record."""

@@ -97,6 +97,8 @@ class Turn:
     usage: Usage = field(default_factory=Usage)  # every LLM call of the turn
     memory_usage: Usage = field(default_factory=Usage)  # the memory operations' share of it
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)  # what went wrong without failing the turn
+    skill: Any = None  # framework.steps.skill.SkillRun, when a skill was walked
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def ops(self, kind: str) -> list[MemoryOp]:

@@ -54,7 +54,8 @@ def test_production_deploy_denied_until_requirements_succeeded(shipped: PolicyGa
 
     done = state(("deploy_to_staging", True), ("run_smoke_tests", True))
     ok = shipped.check("deploy_to_production", args, done)
-    assert (ok.verdict, ok.reasons, ok.policies) == ("allow", [], [])
+    # the satisfied policy still decided the call: the audit names it and its version
+    assert (ok.verdict, ok.reasons, ok.policies) == ("allow", [], ["staging_first_deployment@1"])
 
 
 @pytest.mark.parametrize("version", ["rollback-1", "ROLLBACK-2024-05"])

@@ -11,7 +11,7 @@ from framework.memory.curation import SimilarPair
 from framework.memory.longterm import Recalled
 from framework.memory.procedural import load_procedures
 from framework.memory.records import MemoryEntry
-from framework.memory.working import ToolRecord
+from framework.memory.working import ConversationLine, ToolRecord
 from framework.prompts import render
 from framework.resources import shipped_folder
 from framework.turn import Outcome, ToolCallRecord
@@ -22,30 +22,80 @@ PREF = MemoryEntry(id=1, user_id="ada", content="Ada prefers Python", memory_typ
 RULE = MemoryEntry(id=2, user_id="ada", content="Never deploy on Fridays", memory_type="constraint")
 FACT = MemoryEntry(id=3, user_id="ada", content="Ada's service is called ledger", confidence=0.85)
 CANDIDATE = MemoryCandidate(content="Ada prefers Rust", memory_type="preference", confidence=0.9)
-CALL = ToolCallRecord(name="deploy_to_staging", arguments={"version": "1.4.2"}, verdict="allow",
-                      gate_reasons=[], policies=[], ok=True, result="deployed")
+CALL = ToolCallRecord(
+    name="deploy_to_staging",
+    arguments={"version": "1.4.2"},
+    verdict="allow",
+    gate_reasons=[],
+    policies=[],
+    ok=True,
+    result="deployed",
+)
 
 # template -> (variables, text each variable must put in the output)
 CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
-    "system": ({"instructions": "You are Deployer.", "policies": PROCEDURES.policies,
-                "skills": PROCEDURES.skills, "constraints": [RULE], "preferences": [PREF],
-                "relevant": [Recalled(FACT, 0.9, {}, "vector")],
-                "done": [ToolRecord(name="run_smoke_tests", ok=False, decision="allow")]},
-               ["You are Deployer.", "staging_first_deployment (v1)", "### safe_deployment (v1)",
-                "1. Deploy the version to staging.", "- Never deploy on Fridays",
-                "- Ada prefers Python", "Ada's service is called ledger (fact, confidence 0.85)",
-                "- run_smoke_tests failed"]),
-    "extract": ({"known": [PREF], "user_input": "Ship 1.4.2", "tool_calls": [CALL],
-                 "answer": "Shipped.", "outcome": Outcome("success", "ran deploy_to_staging")},
-                ["#1: Ada prefers Python (preference)", "User: Ship 1.4.2",
-                 'Tool deploy_to_staging({"version": "1.4.2"}) -> allow: deployed',
-                 "Agent: Shipped.", "Outcome: success - ran deploy_to_staging"]),
-    "evaluate": ({"goal": "ship 1.4.2", "tool_calls": [CALL], "answer": "Shipped."},
-                 ["Goal: ship 1.4.2", "-> allow: deployed", "Agent's answer: Shipped."]),
-    "intent": ({}, ["memory_query", "trivial"]),
-    "compare": ({"pairs": [SimilarPair(2, CANDIDATE, [PREF])]},
-                ["Candidate 2: Ada prefers Rust (preference, explicit, confidence 0.90)",
-                 "existing #1: Ada prefers Python (preference, explicit, confidence 0.80)"]),
+    "system": (
+        {
+            "instructions": "You are Deployer.",
+            "policies": PROCEDURES.policies,
+            "skills": PROCEDURES.skills,
+            "constraints": [RULE],
+            "preferences": [PREF],
+            "relevant": [Recalled(FACT, 0.9, {}, "vector")],
+            "done": [ToolRecord(name="run_smoke_tests", ok=False, decision="allow")],
+            "summary": "Ada asked for a deploy plan earlier.",
+        },
+        [
+            "You are Deployer.",
+            "staging_first_deployment (v1)",
+            "### safe_deployment (v1)",
+            "1. Deploy the version to staging.",
+            "- Never deploy on Fridays",
+            "- Ada prefers Python",
+            "Ada's service is called ledger (fact, confidence 0.85)",
+            "- run_smoke_tests failed",
+            "Earlier in this conversation (summary)\nAda asked for a deploy plan",
+        ],
+    ),
+    "extract": (
+        {
+            "known": [PREF],
+            "user_input": "Ship 1.4.2",
+            "tool_calls": [CALL],
+            "answer": "Shipped.",
+            "outcome": Outcome("success", "ran deploy_to_staging"),
+        },
+        [
+            "#1: Ada prefers Python (preference)",
+            "User: Ship 1.4.2",
+            'Tool deploy_to_staging({"version": "1.4.2"}) -> allow: deployed',
+            "Agent: Shipped.",
+            "Outcome: success - ran deploy_to_staging",
+        ],
+    ),
+    "evaluate": (
+        {"goal": "ship 1.4.2", "tool_calls": [CALL], "answer": "Shipped."},
+        ["Goal: ship 1.4.2", "-> allow: deployed", "Agent's answer: Shipped."],
+    ),
+    "intent": (
+        {"skills": PROCEDURES.skills},
+        ["memory_query", "trivial", "- safe_deployment: use when The user asks to deploy"],
+    ),
+    "summarize": (
+        {
+            "previous": "Ada ships on Tuesdays.",
+            "max_words": 120,
+            "lines": [ConversationLine(role="user", content="the code word is PINEAPPLE")],
+        },
+        ["at most 120 words", "Summary so far:\nAda ships on Tuesdays.", "user: the code word is PINEAPPLE"],
+    ),
+    "compare": (
+        {"pairs": [SimilarPair(2, CANDIDATE, [PREF])]},
+        [
+            "Candidate 2: Ada prefers Rust (preference, explicit, confidence 0.90)",
+            "existing #1: Ada prefers Python (preference, explicit, confidence 0.80)",
+        ],
+    ),
 }
 
 
@@ -62,8 +112,17 @@ def test_template_renders_its_variables(name: str) -> None:
 
 
 def test_system_prompt_omits_empty_sections() -> None:
-    text = render("system", instructions="Be brief.", policies=[], skills=[], constraints=[],
-                  preferences=[], relevant=[], done=[])
+    text = render(
+        "system",
+        instructions="Be brief.",
+        policies=[],
+        skills=[],
+        constraints=[],
+        preferences=[],
+        relevant=[],
+        done=[],
+        summary="",
+    )
     assert text == "Be brief."
 
 
@@ -72,8 +131,9 @@ def test_extract_says_none_when_nothing_is_known() -> None:
     assert "(none)" in render("extract", **variables)
 
 
-@pytest.mark.parametrize(("name", "missing"), [
-    (name, var) for name, (variables, _) in sorted(CASES.items()) for var in variables])
+@pytest.mark.parametrize(
+    ("name", "missing"), [(name, var) for name, (variables, _) in sorted(CASES.items()) for var in variables]
+)
 def test_missing_variable_raises(name: str, missing: str) -> None:
     variables = {k: v for k, v in CASES[name][0].items() if k != missing}
     with pytest.raises(jinja2.UndefinedError, match=missing):

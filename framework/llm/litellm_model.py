@@ -58,6 +58,16 @@ class LiteLLMModel:
         self.tool_choice = tool_choice  # None: the provider's default ("auto")
         self.max_tokens = max_tokens  # a cap per reply: a runaway generation cannot hold the model
 
+    @property
+    def context_window(self) -> int | None:
+        """The model's input size as litellm knows it (None for a model it does not know)."""
+        try:
+            info = import_litellm().get_model_info(self.name)
+        except Exception:  # unknown to litellm's map: the configured budget applies
+            return None
+        value = info.get("max_input_tokens") or info.get("max_tokens")
+        return int(value) if value else None
+
     def _kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"model": self.name, "timeout": self.timeout_s}
         if self.api_base is not None:

@@ -204,6 +204,32 @@ def _parse_step(path: Path, index: int, item: Any) -> Reply:
     raise DefinitionError(f"{where}: expected one of say, call, fill; got {sorted(item)}")
 
 
+class FunctionModel:
+    """A Model whose replies are computed by functions of the request: for long or branching
+    conversations where writing every reply in order would be the test's whole text. Still
+    honest: it only knows what the runtime sent it."""
+
+    def __init__(
+        self,
+        complete: Callable[[ScriptedRequest], Reply],
+        structured: Callable[[ScriptedRequest], BaseModel],
+        name: str = "function",
+    ) -> None:
+        self.name = name
+        self._complete, self._structured = complete, structured
+        self.requests: list[ScriptedRequest] = []
+
+    def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> Completion:
+        request = ScriptedRequest("complete", list(messages), tools)
+        self.requests.append(request)
+        return ScriptedModel([self._complete(request)]).complete(messages, tools)
+
+    def structured(self, messages: list[Message], response_model: type[M]) -> Structured[M]:
+        request = ScriptedRequest("structured", list(messages), None, response_model)
+        self.requests.append(request)
+        return ScriptedModel([self._structured(request)]).structured(messages, response_model)
+
+
 def transcript(model: ScriptedModel) -> str:
     """A readable dump of every request a ScriptedModel received (for failing-test output)."""
     return json.dumps(
@@ -212,4 +238,15 @@ def transcript(model: ScriptedModel) -> str:
     )
 
 
-__all__ = ["ScriptedModel", "ScriptedRequest", "Say", "CallTools", "Fill", "Fail", "say", "call", "fail"]
+__all__ = [
+    "FunctionModel",
+    "ScriptedModel",
+    "ScriptedRequest",
+    "Say",
+    "CallTools",
+    "Fill",
+    "Fail",
+    "say",
+    "call",
+    "fail",
+]

@@ -19,7 +19,7 @@ from framework.memory.records import MemoryEntry, MemorySource, MemoryType
 from framework.memory.sensitive import redact, sensitive_values
 from framework.memory.working import WorkingState, WorkingStore, open_working_memory
 from framework.memory.write_policy import WritePolicy
-from framework.turn import MemoryOp, Outcome, Recollection
+from framework.turn import MemoryOp, Outcome, Recollection, ToolCallRecord
 
 SUCCESS_BONUS = 0.1
 FAILURE_PENALTY = -0.2
@@ -55,8 +55,14 @@ class MemoryManager:
         """Skills and policies as the files say now (re-read only when a file changed)."""
         return self.procedural.current()
 
-    def context_window(self, model_name: str | None) -> ContextWindow:
-        return ContextWindow(self.settings.context_tokens, TokenCounter(model_name))
+    def context_window(self, model: object) -> ContextWindow:
+        """The prompt budget: the context_tokens setting when it was set, else the model's real
+        input size (less room for the reply), else the default setting."""
+        budget = self.settings.context_tokens
+        window = getattr(model, "context_window", None)
+        if self.settings.sources.get("context_tokens") == "default" and isinstance(window, int):
+            budget = max(1_000, window - self.settings.llm_max_tokens)
+        return ContextWindow(budget, TokenCounter(getattr(model, "name", None)))
 
     # --- step 2: retrieve -------------------------------------------------------------------
     def recall(
@@ -260,6 +266,22 @@ class MemoryManager:
             actor="user",
         )
         return ops[0]
+
+    def audit_gate(self, user_id: str | None, record: ToolCallRecord) -> None:
+        """Record which policy versions decided a tool call (only calls a policy spoke on)."""
+        if user_id is not None and record.policies:
+            self.long_term.audit(
+                user_id,
+                "gate",
+                f"{record.name}: {record.verdict}",
+                {
+                    "tool": record.name,
+                    "verdict": record.verdict,
+                    "approved": record.approved,
+                    "policies": record.policies,
+                },
+                actor="runtime",
+            )
 
     def save_state(self, state: WorkingState) -> None:
         self.working.save(state)

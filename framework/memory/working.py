@@ -79,6 +79,8 @@ class WorkingState(BaseModel):
     constraints: list[str] = Field(default_factory=list)  # for this task only, not long-term
     tool_history: list[ToolRecord] = Field(default_factory=list)
     conversation: list[ConversationLine] = Field(default_factory=list)
+    summary: str = ""  # the rolling summary of conversation lines folded out of the window
+    folded_lines: int = 0  # how many lines the summary stands for
     written_ids: list[int] = Field(default_factory=list)  # memories this session wrote
     writes: int = 0
     version: int = 0  # how many times this session's state was saved; 0: never

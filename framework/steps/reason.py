@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from framework.llm.messages import Message
 from framework.memory.context import ContextWindow, Window
+from framework.memory.working import WorkingState
 from framework.prompts import render
 from framework.turn import Recollection
 
 
-def system_prompt(instructions: str, memory: Recollection) -> Message:
+def system_prompt(
+    instructions: str, memory: Recollection, state: WorkingState, window: ContextWindow
+) -> Message:
+    """Instructions, policies and skills whole; recalled memories and the working state within
+    their shares of the budget (what is left out is said in the recollection's warnings)."""
+    constraints, preferences, relevant = memory.constraints, memory.preferences, memory.relevant
+    texts = [m.content for m in constraints + preferences] + [r.memory.content for r in relevant]
+    fits = window.within(texts, window.budget.memories)
+    if fits < len(texts):  # constraints first, then preferences, then the best-ranked relevant
+        left_out = len(texts) - fits
+        memory.warnings.append(f"{left_out} recalled memories left out of the prompt: over the memory budget")
+        constraints = constraints[:fits]
+        preferences = preferences[: max(0, fits - len(constraints))]
+        relevant = relevant[: max(0, fits - len(constraints) - len(preferences))]
     return Message(
         "system",
         render(
@@ -16,12 +30,19 @@ def system_prompt(instructions: str, memory: Recollection) -> Message:
             instructions=instructions,
             policies=memory.policies,
             skills=memory.skills,
-            constraints=memory.constraints,
-            preferences=memory.preferences,
-            relevant=memory.relevant,
-            done=memory.state.tool_history,
+            constraints=constraints,
+            preferences=preferences,
+            relevant=relevant,
+            done=state.tool_history[
+                -20:
+            ],  # the gate checks the whole history; the model needs the recent part
+            summary=state.summary,
         ),
     )
+
+
+def conversation(state: WorkingState) -> list[Message]:
+    return [Message(line.role, line.content) for line in state.conversation]
 
 
 def build_prompt(

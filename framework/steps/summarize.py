@@ -1,0 +1,18 @@
+"""Keeping the conversation within the context window: the oldest lines are folded into a
+rolling summary (one LLM call from prompts/summarize.j2), kept in working memory."""
+
+from __future__ import annotations
+
+from framework.llm.base import Model
+from framework.llm.messages import Message, Usage
+from framework.memory.working import ConversationLine
+from framework.prompts import render
+
+
+def summarize(
+    model: Model, previous: str, lines: list[ConversationLine], usage: Usage, max_words: int = 200
+) -> str:
+    prompt = render("summarize", previous=previous, lines=lines, max_words=max_words)
+    reply = model.complete([Message("user", prompt)])
+    usage.add(reply.usage)
+    return (reply.text or "").strip() or previous
