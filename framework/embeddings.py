@@ -117,7 +117,7 @@ def _shared_local() -> LocalEmbedder:
 def resolve_embedder(spec: str | Embedder) -> Embedder:
     if not isinstance(spec, str):
         return spec
-    if spec == "local":
+    if spec == "local" or spec == LocalEmbedder.name:  # the setting, or the name a store records
         return _shared_local()
     if spec == "hash" or spec.startswith("hash-"):
         return HashEmbedder(int(spec.split("-", 1)[1]) if "-" in spec else 384)

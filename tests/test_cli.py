@@ -242,3 +242,31 @@ def test_memory_commands_merge_and_consent(tmp_path: Path) -> None:
     assert "nothing pending for user 'ada'" in run(["memory", "pending", "--user", "ada"], home).stdout
     missing = run(["memory", "approve", "9", "--user", "ada"], home)
     assert missing.returncode == 1 and "no pending write 9" in missing.stderr
+
+
+def test_forget_cycle_and_reembed_commands(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    model = script(
+        tmp_path / "s.yaml",
+        [
+            {"type": "Intent", "fill": {"goal": "share", "remember": True}},
+            {"say": "Got it."},
+            {
+                "type": "Extraction",
+                "fill": {
+                    "memories": [{"content": "Ada plays the cello", "memory_type": "fact", "confidence": 0.9}]
+                },
+            },
+        ],
+    )
+    assert run(["chat", "--user", "ada", "--model", model], home, "I play the cello\n").returncode == 0
+    cycle = run(["memory", "forget-cycle", "--dry-run"], home)
+    assert cycle.stdout.strip() == "would change: expired 0, decayed 0, pruned 0, deleted 0"
+    moved = run(["memory", "reembed", "--embedder", "hash-128"], home)
+    assert moved.returncode == 0 and "re-embedded 1 memories; the store now uses hash-128" in moved.stdout
+    refused = run(["memory", "list", "--user", "ada"], home)  # FRAMEWORK_EMBEDDER is still "hash"
+    assert refused.returncode == 1 and "framework memory reembed" in refused.stderr
+    assert (
+        "Ada plays the cello"
+        in run(["memory", "list", "--user", "ada"], home, env={"FRAMEWORK_EMBEDDER": "hash-128"}).stdout
+    )

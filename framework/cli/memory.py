@@ -197,3 +197,43 @@ def opt_out(user: str, undo: bool, home: str | None, embedder: str | None) -> No
     manager.consent.set_opted_out(user, not undo)
     manager.close()
     click.echo(f"user {user!r} {'opted back in' if undo else 'opted out: nothing will be written long-term'}")
+
+
+@memory.command("forget-cycle")
+@click.option("--user", default=None, help="one user (default: every user)")
+@click.option("--dry-run", is_flag=True, help="report what would change, change nothing")
+@common
+def forget_cycle(user: str | None, dry_run: bool, home: str | None, embedder: str | None) -> None:
+    """Expire, decay, prune and finally delete old memories (run it daily, e.g. from cron)."""
+    from framework.memory.lifecycle import ForgettingCycle
+
+    manager = _manager(home, embedder)
+    report = ForgettingCycle(manager.engine).run(user, dry_run=dry_run)
+    manager.close()
+    counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
+    click.echo(("would change: " if dry_run else "") + counts)
+
+
+@memory.command()
+@click.option("--embedder", "new", required=True, help="the embedder to re-embed every memory with")
+@click.option("--home", type=click.Path(file_okay=False), default=None)
+def reembed(new: str, home: str | None) -> None:
+    """Re-embed every memory with another embedder (the store then uses it)."""
+    from framework.config import load_settings
+    from framework.embeddings import resolve_embedder
+    from framework.errors import FrameworkError
+    from framework.memory.database import open_engine
+    from framework.memory.lifecycle import reembed as run
+
+    settings = load_settings(home)
+    try:
+        target = resolve_embedder(new)
+        engine = open_engine(settings.database_url)
+        with engine.connect() as conn:
+            total = conn.exec_driver_sql("SELECT count(*) FROM memory WHERE status = 'active'").scalar_one()
+        with click.progressbar(length=total, label=f"re-embedding with {target.name}") as bar:
+            done = run(engine, target, progress=bar.update)
+        engine.dispose()
+    except FrameworkError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"re-embedded {done} memories; the store now uses {target.name}")

@@ -108,8 +108,8 @@ def migrate(engine: Engine, embedder_name: str, dim: int) -> None:
             raise StoreError(
                 f"this memory store's vectors were made by embedder {stored!r}, but the configured "
                 f"embedder is {embedder_name!r}. Configure the embedder that made the store "
-                "(--embedder / FRAMEWORK_EMBEDDER) or use another database; re-embedding a store "
-                "into a new embedder is not available in this version."
+                "(--embedder / FRAMEWORK_EMBEDDER), or move the store to the new one with "
+                "`framework memory reembed --embedder <spec>`."
             )
 
 

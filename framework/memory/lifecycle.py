@@ -1,0 +1,195 @@
+"""The forgetting cycle and re-embedding: long-term memory over months, not turns.
+
+A cycle (run it daily, e.g. from cron: `framework memory forget-cycle`) does, in order:
+  1 expiry     memories past their valid_until are forgotten
+  2 decay      memories unused for `unused_after_days` lose confidence (half-life
+               `half_life_days`); constraints are exempt: rules do not fade
+  3 pruning    memories below `floor` confidence are forgotten
+  4 deletion   superseded and forgotten memories older than `grace_days` are deleted for good,
+               their vectors and lexical rows included
+Every change is audited with its reason; a dry run reports without changing anything.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, Engine
+
+from framework.embeddings import Embedder
+from framework.memory.records import utcnow
+
+
+@dataclass(frozen=True)
+class ForgettingPolicy:
+    unused_after_days: float = 30.0
+    half_life_days: float = 90.0
+    floor: float = 0.2
+    grace_days: float = 30.0
+
+
+@dataclass
+class CycleReport:
+    expired: list[int] = field(default_factory=list)
+    decayed: list[int] = field(default_factory=list)
+    pruned: list[int] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+    dry_run: bool = False
+
+    def counts(self) -> dict[str, int]:
+        return {k: len(getattr(self, k)) for k in ("expired", "decayed", "pruned", "deleted")}
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _audit(conn: Connection, rows: Iterable[tuple[str, int]], operation: str, reason: str) -> None:
+    now = _ts(utcnow())
+    conn.exec_driver_sql(
+        "INSERT INTO audit (at, user_id, memory_id, operation, actor, reason, detail) "
+        "VALUES (?, ?, ?, ?, 'runtime', ?, '{}')",
+        [(now, user, mid, operation, reason) for user, mid in rows],
+    )
+
+
+def _unindex(conn: Connection, ids: list[int]) -> None:
+    if ids:
+        conn.exec_driver_sql("DELETE FROM memory_vec WHERE rowid = ?", [(i,) for i in ids])
+        conn.exec_driver_sql("DELETE FROM memory_fts WHERE rowid = ?", [(i,) for i in ids])
+
+
+class ForgettingCycle:
+    def __init__(self, engine: Engine, policy: ForgettingPolicy | None = None) -> None:
+        self.engine = engine
+        self.policy = policy or ForgettingPolicy()
+
+    def run(
+        self, user_id: str | None = None, *, now: datetime | None = None, dry_run: bool = False
+    ) -> CycleReport:
+        """One cycle for one user (or every user when None)."""
+        p, now = self.policy, now or utcnow()
+        report = CycleReport(dry_run=dry_run)
+        scope, args = ("AND user_id = ?", (user_id,)) if user_id is not None else ("", ())
+        with self.engine.begin() as conn:
+            q = conn.exec_driver_sql
+            expired = q(
+                f"SELECT user_id, id FROM memory WHERE status = 'active' AND valid_until IS NOT NULL "
+                f"AND valid_until <= ? {scope}",
+                (_ts(now), *args),
+            ).fetchall()
+            report.expired = [mid for _u, mid in expired]
+
+            unused_since = _ts(now - timedelta(days=p.unused_after_days))
+            stale = q(
+                f"SELECT user_id, id, confidence, coalesce(last_accessed, created_at) FROM memory "
+                f"WHERE status = 'active' AND memory_type != 'constraint' "
+                f"AND coalesce(last_accessed, created_at) <= ? {scope}",
+                (unused_since, *args),
+            ).fetchall()
+            decayed: list[tuple[float, str, int]] = []
+            for user, mid, confidence, used in stale:
+                if mid in report.expired:
+                    continue
+                idle = (now - datetime.fromisoformat(used).replace(tzinfo=UTC)).days - p.unused_after_days
+                # decay from where the last cycle left it: the idle time is measured from last use,
+                # so each cycle applies only the idle days since the previous one (tracked in meta)
+                factor = 0.5 ** (max(0.0, min(idle, self._days_since_last(conn, now))) / p.half_life_days)
+                if factor < 0.99:  # less than a day's decay waits for the next cycle
+                    decayed.append((confidence * factor, user, mid))
+            report.decayed = [mid for _c, _u, mid in decayed]
+            pruned = [(user, mid) for c, user, mid in decayed if c < p.floor]
+            pruned += [
+                (u, m)
+                for u, m in q(
+                    f"SELECT user_id, id FROM memory WHERE status = 'active' AND confidence < ? {scope}",
+                    (p.floor, *args),
+                ).fetchall()
+                if m not in report.expired
+            ]
+            report.pruned = sorted({mid for _u, mid in pruned})
+
+            old = _ts(now - timedelta(days=p.grace_days))
+            # the grace period runs from when the memory was superseded or forgotten (its audit)
+            gone = q(
+                "SELECT m.user_id, m.id FROM memory m WHERE m.status IN ('superseded', 'forgotten') "
+                "AND (SELECT max(a.at) FROM audit a WHERE a.memory_id = m.id "
+                "AND a.operation IN ('supersede', 'forget')) <= ? "
+                f"{scope.replace('user_id', 'm.user_id')}",
+                (old, *args),
+            ).fetchall()
+            report.deleted = [mid for _u, mid in gone]
+            if dry_run:
+                return report
+
+            if expired:
+                q("UPDATE memory SET status = 'forgotten' WHERE id = ?", [(m,) for m in report.expired])
+                _unindex(conn, report.expired)
+                _audit(conn, expired, "forget", "expired: past its valid_until")
+            if decayed:
+                q("UPDATE memory SET confidence = ? WHERE id = ?", [(c, m) for c, _u, m in decayed])
+                _audit(
+                    conn,
+                    [(u, m) for _c, u, m in decayed],
+                    "decay",
+                    f"unused for over {p.unused_after_days:g} days",
+                )
+            pruned_rows = sorted(set(pruned))
+            if pruned_rows:
+                q("UPDATE memory SET status = 'forgotten' WHERE id = ?", [(m,) for _u, m in pruned_rows])
+                _unindex(conn, [m for _u, m in pruned_rows])
+                _audit(conn, pruned_rows, "forget", f"pruned: confidence below {p.floor:g}")
+            if gone:
+                q("DELETE FROM memory WHERE id = ?", [(m,) for _u, m in gone])
+                _unindex(conn, report.deleted)
+                _audit(conn, gone, "delete", f"superseded or forgotten over {p.grace_days:g} days ago")
+            q(
+                "INSERT INTO store_meta(key, value) VALUES ('last_forgetting_cycle', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (_ts(now),),
+            )
+        return report
+
+    @staticmethod
+    def _days_since_last(conn: Connection, now: datetime) -> float:
+        row = conn.exec_driver_sql("SELECT value FROM store_meta WHERE key = 'last_forgetting_cycle'").first()
+        if row is None:
+            return float("inf")
+        last = datetime.fromisoformat(row[0]).replace(tzinfo=UTC)
+        return max(0.0, (now - last).total_seconds() / 86_400)
+
+
+def reembed(
+    engine: Engine, embedder: Embedder, batch: int = 256, progress: Callable[[int], None] | None = None
+) -> int:
+    """Re-embed every memory with `embedder`, rebuild the vector index at its dimension and
+    record it as the store's embedder. Returns how many memories were embedded."""
+    with engine.begin() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT id, user_id, content FROM memory WHERE status = 'active' ORDER BY id"
+        ).fetchall()
+        conn.exec_driver_sql("DROP TABLE IF EXISTS memory_vec")
+        conn.exec_driver_sql(
+            "CREATE VIRTUAL TABLE memory_vec USING vec0("
+            f"user_id text partition key, embedding float[{embedder.dim}] distance_metric=cosine)"
+        )
+        for start in range(0, len(rows), batch):
+            chunk = rows[start : start + batch]
+            vectors = embedder.embed([r[2] for r in chunk])
+            conn.exec_driver_sql(
+                "INSERT INTO memory_vec(rowid, user_id, embedding) VALUES (?, ?, ?)",
+                [(r[0], r[1], struct.pack(f"{len(v)}f", *v)) for r, v in zip(chunk, vectors, strict=True)],
+            )
+            if progress is not None:
+                progress(len(chunk))
+        conn.exec_driver_sql("UPDATE memory SET embedder = ?", (embedder.name,))
+        for key, value in (("embedder", embedder.name), ("embedding_dim", str(embedder.dim))):
+            conn.exec_driver_sql(
+                "INSERT INTO store_meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+    return len(rows)
