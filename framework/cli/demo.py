@@ -280,6 +280,33 @@ def _scenes() -> list[Scene]:
                 ),
             ],
         ),
+        Scene(
+            "DevOps, session 3: a skill walked step by step",
+            "devops",
+            "ada",
+            "d3",
+            [
+                Line(
+                    "Release 2.1 the safe way.",
+                    [
+                        Intent(
+                            goal="release 2.1",
+                            task_type="deploy",
+                            memory_query="deployment",
+                            skill="safe_deployment",
+                        ),
+                        call("deploy_to_staging", version="2.1"),
+                        say("Step 1: 2.1 is on staging."),
+                        call("run_smoke_tests", environment="staging"),
+                        say("Step 2: smoke tests passed on staging."),
+                        call("deploy_to_production", version="2.1"),
+                        say("Step 3: 2.1 is in production."),
+                        call("run_smoke_tests", environment="production"),
+                        say("Step 4: production is healthy. 2.1 is released."),
+                    ],
+                ),
+            ],
+        ),
     ]
 
 

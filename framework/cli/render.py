@@ -62,6 +62,10 @@ def steps(turn: Turn) -> None:
             )
         )
     recall(turn)
+    if turn.skill is not None:
+        done = f"steps {turn.skill.completed} of {turn.skill.steps} done"
+        stop = f", stopped at step {turn.skill.failed_step}" if turn.skill.failed_step else ""
+        click.echo(click.style(f"  skill {turn.skill.skill}: {done}{stop}", fg="cyan"))
     tool_calls(turn)
     if turn.outcome is not None:
         click.echo(click.style(f"  5 outcome: {turn.outcome.status} — {turn.outcome.summary}", dim=True))
