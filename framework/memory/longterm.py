@@ -465,12 +465,12 @@ class LongTermMemory:
             )
             ranked.append((score, mid, relevance, confidence, recency, frequency, task, in_context, in_time))
         ranked.sort(key=lambda r: (-r[0], r[1]))
-        for row in ranked[query.limit :]:
+        top, rest = ranked[: query.limit], ranked[query.limit :]
+        for row in rest:
             result.dropped[row[1]] = f"below top {query.limit}"
-        top = ranked[: query.limit]
         entries = {e.id: e for e in self.get_many(query.user_id, [row[1] for row in top])}
         for score, mid, relevance, confidence, recency, frequency, task, in_context, in_time in top:
-            if mid not in entries:
+            if mid not in entries:  # deleted meanwhile
                 continue
             signals = {
                 "relevance": relevance,
