@@ -66,7 +66,6 @@ def run_turn(session: Session, user_input: str) -> Turn:
             raise
         except FrameworkError as exc:  # the window still evicts them; they are just not summarised
             turn.warnings.append(f"summary not updated: {exc}")
-    schemas = [spec.schema() for spec in session.tools.values()] or None
 
     def cycle(instruction: str | None = None) -> CycleResult:
         """Reason ⇄ act until the model answers in text; every tool call goes through the gate."""
@@ -76,7 +75,7 @@ def run_turn(session: Session, user_input: str) -> Turn:
         for _step in range(session.max_steps):
             window = build_prompt(session.window, system, history, current)
             turn.messages = window.messages
-            reply = model.complete(window.messages, schemas)
+            reply = model.complete(window.messages, session.schemas)
             turn.usage.add(reply.usage)
             if not reply.tool_calls:
                 current.append(Message("assistant", reply.text or ""))

@@ -27,6 +27,7 @@ class Session:
         self.memory: MemoryManager = agent.memory
         self.model: Model = agent.llm
         self.tools: dict[str, ToolSpec] = agent.tool_specs
+        self.schemas = [spec.schema() for spec in self.tools.values()] or None  # built once
         self.gate = PolicyGate(self.memory.procedural)  # edited policies apply from the next call
         self.approve: Approver | None = agent.approve
         self.max_steps = agent.steps_limit

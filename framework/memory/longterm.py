@@ -55,6 +55,7 @@ _NEIGHBOURS = ", ".join(
 )
 # The most context can add to a memory's direct match (before the `context` weight).
 _CONTEXT_MAX = sum(_CONTEXT_DECAY**place for place in range(_CONTEXT_REACH))
+READ_BATCH = 16
 _AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
@@ -90,7 +91,7 @@ class RecallQuery:
     types: tuple[str, ...] | None = None
     tags: tuple[str, ...] | None = None
     task_tags: tuple[str, ...] = ()
-    candidates: int = 50  # per signal
+    candidates: int = 30  # per signal
 
 
 @dataclass
@@ -133,6 +134,7 @@ def pack(vector: list[float]) -> bytes:
 class LongTermMemory:
     def __init__(self, engine: Engine, weights: RankWeights | None = None) -> None:
         self.engine = engine
+        self._reads: list[tuple[str, str, dict[str, Any]]] = []  # recalls not yet written
         self.weights = weights or RankWeights()
         # model_construct (used on the read path) needs the ORM mappers set up; in a fresh process
         # whose first store access is a read nothing else would have done it yet.
@@ -325,29 +327,34 @@ class LongTermMemory:
             s.commit()
 
     def touch(self, user_id: str, ids: Iterable[int], query: str, scores: dict[int, float]) -> None:
-        """Record one recall: access stats for all ids in one statement, one audit 'read' row."""
-        ids = list(ids)
+        """Record one recall: access stats for its ids and an audit 'read' row (query, ids,
+        scores). Recalls are written in batches of READ_BATCH, not one write per query; reads of
+        stats and audit (history, all_entries) and close() flush what is pending first."""
+        detail = {
+            "query": redact(query)[:200],
+            "ids": list(ids),
+            "scores": {str(k): round(v, 4) for k, v in scores.items()},
+        }
+        self._reads.append((_stamp(utcnow()), user_id, detail))
+        if len(self._reads) >= READ_BATCH:
+            self.flush_reads()
+
+    def flush_reads(self) -> None:
+        reads, self._reads = self._reads, []
+        if not reads:
+            return
         with self.engine.begin() as conn:
-            if ids:
-                marks = ",".join("?" * len(ids))
+            accessed = [(at, user, mid) for at, user, d in reads for mid in d["ids"]]
+            if accessed:
                 conn.exec_driver_sql(
-                    f"UPDATE memory SET access_count = access_count + 1, last_accessed = ? "
-                    f"WHERE user_id = ? AND id IN ({marks})",
-                    (utcnow(), user_id, *ids),
+                    "UPDATE memory SET access_count = access_count + 1, last_accessed = ? "
+                    "WHERE user_id = ? AND id = ?",
+                    accessed,
                 )
-            conn.execute(
-                _AUDIT.insert().values(
-                    at=utcnow(),
-                    user_id=user_id,
-                    operation="read",
-                    actor="runtime",
-                    reason="recall",
-                    detail={
-                        "query": redact(query)[:200],
-                        "ids": ids,
-                        "scores": {str(k): round(v, 4) for k, v in scores.items()},
-                    },
-                )
+            conn.exec_driver_sql(
+                "INSERT INTO audit (at, user_id, operation, actor, reason, detail) "
+                "VALUES (?, ?, 'read', 'runtime', 'recall', ?)",
+                [(at, user, json.dumps(d)) for at, user, d in reads],
             )
 
     # --- reads ---------------------------------------------------------------------------
@@ -386,6 +393,7 @@ class LongTermMemory:
         return [e for e in self._select(where, tuple(params)) if e.valid_until is None or e.valid_until > now]
 
     def history(self, user_id: str) -> list[AuditEvent]:
+        self.flush_reads()
         with Session(self.engine) as s:
             return list(
                 s.scalars(
@@ -396,6 +404,7 @@ class LongTermMemory:
             )
 
     def all_entries(self, user_id: str) -> list[MemoryEntry]:
+        self.flush_reads()
         return self._select("user_id = ?", (user_id,))
 
     def nearest(self, user_id: str, vector: list[float], k: int = 5) -> list[tuple[int, float]]:
@@ -577,6 +586,7 @@ class LongTermMemory:
             conn.exec_driver_sql("DELETE FROM memory_fts WHERE rowid = ?", (mid,))
 
     def delete_user(self, user_id: str) -> int:
+        self.flush_reads()
         """Right to be forgotten: every memory, vector, lexical row and audit row of the user."""
         with self.engine.begin() as conn:
             ids = [
@@ -602,6 +612,11 @@ def _entry(row: Any) -> MemoryEntry:
         values[name] = _when(values[name])
     values["tags"] = json.loads(values["tags"]) if values["tags"] else []
     return MemoryEntry.model_construct(**values)  # trusted columns: skip validation (8x faster)
+
+
+def _stamp(value: datetime) -> str:
+    """A timestamp as SQLModel stores it (text, UTC)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _when(value: str | datetime | None) -> datetime | None:

@@ -301,6 +301,7 @@ class MemoryManager:
         }
 
     def close(self) -> None:
+        self.long_term.flush_reads()
         self.working.close()
         self.engine.dispose()
 

@@ -89,6 +89,7 @@ class WorkingState(BaseModel):
 
     # The JSON this state was loaded from (or last saved as): the base of a three-way merge.
     _base: str | None = PrivateAttr(default=None)
+    _stored_as_is: bool = PrivateAttr(default=False)  # set by next_stored's no-merge path
 
     def __eq__(self, other: object) -> bool:  # the merge base is bookkeeping, not state
         return isinstance(other, WorkingState) and self.model_dump() == other.model_dump()
@@ -109,6 +110,9 @@ class WorkingState(BaseModel):
 
     def _adopt(self, stored: str) -> None:
         """Become what was stored (after a save that may have merged): fields, version, base."""
+        if self._stored_as_is:  # nothing was merged: this object already is what was stored
+            self._stored_as_is, self._base = False, stored
+            return
         fresh = WorkingState.model_validate_json(stored)
         for name in type(self).model_fields:
             setattr(self, name, getattr(fresh, name))
@@ -159,12 +163,14 @@ def next_stored(state: WorkingState, stored: str | bytes | None) -> str:
     deleted and re-created meanwhile (same version number, other content) is merged too."""
     if isinstance(stored, bytes):
         stored = stored.decode()
-    current = None if stored is None else WorkingState.model_validate_json(stored)
-    if current is None or stored == state._base:
-        result = state.model_copy(deep=True)
+    if stored is None or stored == state._base:
+        # Nobody else saved: store `state` as it is. No copy: the caller adopts what is stored.
+        result, stored_version = state, 0
+        state._stored_as_is = True
     else:
-        result = _merge(state, current)
-    result.version = max(state.version, current.version if current else 0) + 1
+        current = WorkingState.model_validate_json(stored)
+        result, stored_version = _merge(state, current), current.version
+    result.version = max(state.version, stored_version) + 1
     result.updated_at = utcnow()
     del result.conversation[:-MAX_CONVERSATION_LINES]
     del result.tool_history[:-MAX_TOOL_RECORDS]
