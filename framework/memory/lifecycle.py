@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, Engine
 
 from framework.embeddings import Embedder
+from framework.memory.longterm import LongTermMemory
 from framework.memory.records import utcnow
 
 
@@ -54,12 +55,6 @@ def _audit(conn: Connection, rows: Iterable[tuple[str, int]], operation: str, re
         "VALUES (?, ?, ?, ?, 'runtime', ?, '{}')",
         [(now, user, mid, operation, reason) for user, mid in rows],
     )
-
-
-def _unindex(conn: Connection, ids: list[int]) -> None:
-    if ids:
-        conn.exec_driver_sql("DELETE FROM memory_vec WHERE rowid = ?", [(i,) for i in ids])
-        conn.exec_driver_sql("DELETE FROM memory_fts WHERE rowid = ?", [(i,) for i in ids])
 
 
 class ForgettingCycle:
@@ -127,7 +122,7 @@ class ForgettingCycle:
 
             if expired:
                 q("UPDATE memory SET status = 'forgotten' WHERE id = ?", [(m,) for m in report.expired])
-                _unindex(conn, report.expired)
+                LongTermMemory._unindex(conn, report.expired)
                 _audit(conn, expired, "forget", "expired: past its valid_until")
             if decayed:
                 q("UPDATE memory SET confidence = ? WHERE id = ?", [(c, m) for c, _u, m in decayed])
@@ -140,11 +135,11 @@ class ForgettingCycle:
             pruned_rows = sorted(set(pruned))
             if pruned_rows:
                 q("UPDATE memory SET status = 'forgotten' WHERE id = ?", [(m,) for _u, m in pruned_rows])
-                _unindex(conn, [m for _u, m in pruned_rows])
+                LongTermMemory._unindex(conn, [m for _u, m in pruned_rows])
                 _audit(conn, pruned_rows, "forget", f"pruned: confidence below {p.floor:g}")
             if gone:
                 q("DELETE FROM memory WHERE id = ?", [(m,) for _u, m in gone])
-                _unindex(conn, report.deleted)
+                LongTermMemory._unindex(conn, report.deleted)
                 _audit(conn, gone, "delete", f"superseded or forgotten over {p.grace_days:g} days ago")
             q(
                 "INSERT INTO store_meta(key, value) VALUES ('last_forgetting_cycle', ?) "

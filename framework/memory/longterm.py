@@ -226,38 +226,32 @@ class LongTermMemory:
 
     def forget(self, user_id: str, memory_id: int, *, actor: str, reason: str) -> bool:
         """Soft-forget: never recalled again, removed from both indexes, reason audited."""
-        with Session(self.engine) as s:
-            entry = self._get(s, user_id, memory_id)
-            if entry is None or entry.status != MemoryStatus.active.value:
-                return False
-            entry.status = MemoryStatus.forgotten.value
-            self._unindex(s.connection(), [memory_id])
-            s.add(
-                AuditEvent(
-                    user_id=user_id, memory_id=memory_id, operation="forget", actor=actor, reason=reason
-                )
-            )
-            s.commit()
-        return True
+        return self._withdraw(user_id, memory_id, MemoryStatus.forgotten, None, actor, reason)
 
     def retire(self, user_id: str, memory_id: int, by: int, *, actor: str, reason: str) -> bool:
         """Mark an active memory superseded by an existing one `by` (kept for audit, never
         recalled): the losing side of a contradiction, or a memory folded into a merge."""
+        return self._withdraw(user_id, memory_id, MemoryStatus.superseded, by, actor, reason)
+
+    def _withdraw(
+        self, user_id: str, memory_id: int, status: MemoryStatus, by: int | None, actor: str, reason: str
+    ) -> bool:
         with Session(self.engine) as s:
             entry = self._get(s, user_id, memory_id)
             if entry is None or entry.status != MemoryStatus.active.value:
                 return False
-            entry.status = MemoryStatus.superseded.value
-            entry.superseded_by = by
+            entry.status, entry.superseded_by = status.value, by
             self._unindex(s.connection(), [memory_id])
+            operation = "forget" if status is MemoryStatus.forgotten else "supersede"
+            detail = {} if by is None else {"superseded_by": by}
             s.add(
                 AuditEvent(
                     user_id=user_id,
                     memory_id=memory_id,
-                    operation="supersede",
+                    operation=operation,
                     actor=actor,
                     reason=reason,
-                    detail={"superseded_by": by},
+                    detail=detail,
                 )
             )
             s.commit()
@@ -581,9 +575,10 @@ class LongTermMemory:
 
     @staticmethod
     def _unindex(conn: Connection, ids: list[int]) -> None:
-        for mid in ids:
-            conn.exec_driver_sql("DELETE FROM memory_vec WHERE rowid = ?", (mid,))
-            conn.exec_driver_sql("DELETE FROM memory_fts WHERE rowid = ?", (mid,))
+        """Take memories out of both indexes: what is not indexed is never recalled."""
+        if ids:
+            conn.exec_driver_sql("DELETE FROM memory_vec WHERE rowid = ?", [(mid,) for mid in ids])
+            conn.exec_driver_sql("DELETE FROM memory_fts WHERE rowid = ?", [(mid,) for mid in ids])
 
     def delete_user(self, user_id: str) -> int:
         self.flush_reads()
