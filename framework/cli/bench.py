@@ -104,3 +104,48 @@ def governance(as_json: bool) -> None:
     click.echo("  rejected: " + ", ".join(f"{k} {v}" for k, v in result["rejected"].items()))
     for error in result["errors"]:
         click.echo(f"  error: {error}")
+
+
+@bench.command()
+@click.option(
+    "--memories",
+    default="10000,100000",
+    show_default=True,
+    help="comma-separated store sizes, each measured in a fresh temporary store",
+)
+@click.option("--users", default=1, show_default=True, help="users the memories are spread over")
+@click.option("--queries", default=200, show_default=True, help="recall queries timed per size")
+@click.option(
+    "--embedder",
+    type=click.Choice(["hash", "local"]),
+    default="hash",
+    show_default=True,
+    help="what times the query embedding (stored vectors are precomputed random unit vectors)",
+)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def scale(memories: str, users: int, queries: int, embedder: str, as_json: bool) -> None:
+    """Ingest throughput (embedding excluded), recall p50/p95, size on disk and peak RSS of the
+    long-term store with N memories over U users."""
+    from framework.bench.scale import measure
+
+    try:
+        sizes = [int(n.replace("_", "")) for n in memories.split(",") if n.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(f"{memories!r}: expected sizes like 10000,100000") from exc
+    if not sizes or min(sizes) < 1 or users < 1 or queries < 2:
+        raise click.BadParameter("sizes and --users must be at least 1, --queries at least 2")
+    result = measure(sizes, users, embedder, queries)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"long-term store at scale over {users} user(s); query embedder {result['embedder']}:")
+    click.echo(
+        f"  {'memories':>10} {'ingest/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'embed ms':>9} "
+        f"{'db MB':>8} {'RSS MB':>8}"
+    )
+    for r in result["results"]:
+        click.echo(
+            f"  {r['memories']:>10} {r['ingest_per_s']:>10.0f} {r['recall_p50_ms']:>8.2f} "
+            f"{r['recall_p95_ms']:>8.2f} {r['query_embed_ms']:>9.3f} {r['db_bytes'] / 1e6:>8.1f} "
+            f"{r['peak_rss_mb']:>8.1f}"
+        )

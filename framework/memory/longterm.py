@@ -158,15 +158,75 @@ class LongTermMemory:
         actor: str = "runtime",
         reason: str = "",
     ) -> list[MemoryEntry]:
-        """Write many memories in one transaction (an import): each indexed and audited as `add`."""
+        """Write many memories in one transaction (an import): each indexed and audited as `add`.
+
+        Plain SQL, one executemany per table (memory, memory_vec, memory_fts, audit): the ORM's
+        unit of work costs far more than the rows. Ids are assigned under the write lock: the
+        first new row takes SQLite's next rowid and the rest follow it, so each entry knows its id
+        before its index and audit rows are written."""
         if len(entries) != len(vectors):
             raise ValueError(f"{len(entries)} entries but {len(vectors)} vectors")
-        with Session(self.engine) as s:
-            for entry, vector in zip(entries, vectors, strict=True):
-                self._insert(s, entry, vector, actor, reason)
-            s.commit()
-            for entry in entries:
-                s.refresh(entry)
+        if not entries:
+            return entries
+        insert = f"INSERT INTO memory ({_COLUMN_LIST}) VALUES ({','.join('?' * len(_COLUMNS))})"
+
+        def row(entry: MemoryEntry) -> tuple[Any, ...]:
+            """Column values (in _COLUMNS order) as the ORM stores them: times as UTC text (naive
+            ones as they are), tags as JSON."""
+            values, loaded = [], entry.__dict__  # the instance's own values: no descriptor per column
+            for name in _COLUMNS:
+                value = loaded[name] if name in loaded else getattr(entry, name)
+                if isinstance(value, datetime):
+                    value = _stamp(value) if value.tzinfo else value.strftime("%Y-%m-%d %H:%M:%S.%f")
+                elif name == "tags":
+                    value = json.dumps(value)
+                values.append(value)
+            return tuple(values)
+
+        given = [e for e in entries if e.id is not None]
+        fresh = [e for e in entries if e.id is None]
+        with self.engine.begin() as conn:
+            if given:  # ids the caller chose are taken first, so the fresh ones follow them
+                conn.exec_driver_sql(insert, [row(e) for e in given])
+            if fresh:
+                # The first takes SQLite's next rowid (and the write lock): no other writer can
+                # take the ids after it before this transaction ends.
+                first = int(conn.exec_driver_sql(insert, row(fresh[0])).lastrowid)
+                for offset, entry in enumerate(fresh):
+                    entry.id = first + offset
+                if len(fresh) > 1:
+                    conn.exec_driver_sql(insert, [row(e) for e in fresh[1:]])
+            conn.exec_driver_sql(
+                "INSERT INTO memory_vec(rowid, user_id, embedding) VALUES (?, ?, ?)",
+                [(e.id, e.user_id, pack(v)) for e, v in zip(entries, vectors, strict=True)],
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO memory_fts(rowid, content, user_id) VALUES (?, ?, ?)",
+                [(e.id, e.content, e.user_id) for e in entries],
+            )
+            now = _stamp(utcnow())
+            conn.exec_driver_sql(
+                "INSERT INTO audit (at, user_id, memory_id, operation, actor, reason, detail) "
+                "VALUES (?, ?, ?, 'write', ?, ?, ?)",
+                [
+                    (
+                        now,
+                        e.user_id,
+                        e.id,
+                        actor,
+                        reason,
+                        json.dumps(
+                            {
+                                "type": e.memory_type,
+                                "confidence": e.confidence,
+                                "source": e.source,
+                                "supersedes": e.supersedes,
+                            }
+                        ),
+                    )
+                    for e in entries
+                ],
+            )
         return entries
 
     def _insert(self, s: Session, entry: MemoryEntry, vector: list[float], actor: str, reason: str) -> None:

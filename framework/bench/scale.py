@@ -1,0 +1,169 @@
+"""The long-term store at scale: ingest throughput, recall latency, size on disk and peak memory
+with N memories spread over U users.
+
+For each size a fresh temporary SQLite store is filled through `LongTermMemory.add_many` (the
+store's own bulk path, every write audited) in batches, then one user's recall is timed. Embedding
+is not what is measured: the stored vectors are deterministic random unit vectors (numpy, fixed
+seed) and the texts short generated word sequences, made before each batch is timed. Memories are
+written in runs of `_RUN` of one session of one user, the users taking turns, so a user's memories
+are spread through the table as a multi-tenant store's are. Each query is a few words of one of
+the user's memories with a vector near that memory's (as a real embedder's would be); the query
+embedding is timed apart (`query_embed_ms`) with the configured embedder on the query texts.
+Peak RSS is the process's peak so far (ru_maxrss): with several sizes, run smallest first.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from framework.embeddings import Embedder, resolve_embedder
+from framework.memory.database import migrate, open_engine
+from framework.memory.longterm import LongTermMemory, RecallQuery
+from framework.memory.records import MemoryEntry
+
+BATCH = 10_000  # memories per add_many call: one transaction, bounded memory
+LIMIT = 10
+_RUN = 10  # memories written together in one session of one user
+_SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
+
+
+def _vocabulary(rng: np.random.Generator, size: int = 5_000) -> list[str]:
+    words: dict[str, None] = {}
+    while len(words) < size:
+        parts = rng.integers(0, len(_SYLLABLES), size=int(rng.integers(2, 4)))
+        words["".join(_SYLLABLES[p] for p in parts)] = None
+    return list(words)
+
+
+def _user(i: int, users: int) -> int:
+    return (i // _RUN) % users
+
+
+def _batch(start: int, end: int, vocab: list[str], dim: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """Texts and unit vectors of memories start..end-1 (deterministic for the seed and start)."""
+    rng = np.random.default_rng([seed, start])
+    n = end - start
+    lengths = rng.integers(6, 11, size=n)
+    picks = rng.integers(0, len(vocab), size=int(lengths.sum()))
+    texts, at = [], 0
+    for length in lengths:
+        texts.append(" ".join(vocab[p] for p in picks[at : at + length]))
+        at += length
+    vectors = rng.standard_normal((n, dim), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return texts, vectors
+
+
+def _percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def measure_one(
+    memories: int,
+    users: int = 1,
+    embedder: str | Embedder = "hash",
+    queries: int = 200,
+    warmup: int = 5,
+    batch: int = BATCH,
+    seed: int = 0,
+    keep: Path | None = None,
+) -> dict[str, Any]:
+    """One size; `keep` (a directory) leaves the database there instead of a temporary one."""
+    if memories < 1 or users < 1:
+        raise ValueError("memories and users must be at least 1")
+    model = resolve_embedder(embedder)
+    dim = model.dim
+    rng = np.random.default_rng(seed)
+    vocab = _vocabulary(rng)
+    # The queried user (user 0) and the memories its queries are about.
+    runs = np.arange(0, -(-memories // _RUN), users)
+    own = (runs[:, None] * _RUN + np.arange(_RUN)).ravel()
+    own = own[own < memories]
+    targets = rng.choice(own, size=warmup + queries)
+    wanted = {int(t) for t in targets}
+    about: dict[int, tuple[str, np.ndarray]] = {}
+
+    with tempfile.TemporaryDirectory(prefix="framework-scale-") as tmp:
+        path = (keep or Path(tmp)) / "memory.db"
+        engine = open_engine(f"sqlite:///{path}")
+        migrate(engine, model.name, dim)
+        store = LongTermMemory(engine)
+        ingest_s = 0.0
+        for start in range(0, memories, batch):
+            end = min(memories, start + batch)
+            texts, vectors = _batch(start, end, vocab, dim, seed)
+            for i in wanted.intersection(range(start, end)):
+                about[i] = (texts[i - start], vectors[i - start].copy())
+            entries = [
+                MemoryEntry(
+                    user_id=f"user-{_user(i, users):05d}",
+                    content=text,
+                    session_id=f"s{i // (_RUN * users)}",
+                    embedder=model.name,
+                )
+                for i, text in zip(range(start, end), texts, strict=True)
+            ]
+            rows = vectors.tolist()
+            del vectors
+            began = time.perf_counter()
+            store.add_many(entries, rows, actor="bench", reason="scale import")
+            ingest_s += time.perf_counter() - began
+            del entries, rows, texts
+
+        # Queries: three words of the target memory; its vector with noise (cosine about 0.9).
+        asked: list[tuple[str, list[float]]] = []
+        for t in targets:
+            text, vector = about[int(t)]
+            words = text.split()
+            picked = rng.choice(len(words), size=3, replace=False)
+            noisy = vector + rng.standard_normal(dim, dtype=np.float32) * (0.5 / np.sqrt(dim))
+            asked.append(
+                (" ".join(words[p] for p in sorted(picked)), (noisy / np.linalg.norm(noisy)).tolist())
+            )
+        user = f"user-{0:05d}"
+        recall_ms: list[float] = []
+        for n, (text, query_vector) in enumerate(asked):
+            began = time.perf_counter()
+            store.recall(RecallQuery(user, text, limit=LIMIT), query_vector)
+            if n >= warmup:
+                recall_ms.append((time.perf_counter() - began) * 1000)
+        embed_ms: list[float] = []
+        for n, (text, _) in enumerate(asked):
+            began = time.perf_counter()
+            model.embed([text])
+            if n >= warmup:
+                embed_ms.append((time.perf_counter() - began) * 1000)
+        db_bytes = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+        engine.dispose()
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "memories": memories,
+        "users": users,
+        "ingest_per_s": round(memories / ingest_s, 1) if ingest_s else 0.0,
+        "ingest_s": round(ingest_s, 3),
+        "recall_p50_ms": round(statistics.median(recall_ms), 3),
+        "recall_p95_ms": round(_percentile(recall_ms, 95), 3),
+        "query_embed_ms": round(statistics.median(embed_ms), 3),
+        "db_bytes": db_bytes,
+        # ru_maxrss is KiB on Linux, bytes on macOS.
+        "peak_rss_mb": round(rss / (1024 * 1024 if sys.platform == "darwin" else 1024), 1),
+    }
+
+
+def measure(
+    sizes: list[int], users: int = 1, embedder: str | Embedder = "hash", queries: int = 200
+) -> dict[str, Any]:
+    model = resolve_embedder(embedder)
+    return {
+        "embedder": model.name,
+        "results": [measure_one(n, users, model, queries) for n in sorted(sizes)],
+    }

@@ -1,0 +1,76 @@
+"""`framework bench scale`: the figures are there, sane, and the rows were really written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from framework.bench.scale import measure, measure_one
+from framework.memory.database import open_engine
+
+
+def test_scale_figures_are_sane() -> None:
+    result = measure([2_000, 500], users=2, queries=20)
+    assert result["embedder"] == "hash-384"
+    assert [r["memories"] for r in result["results"]] == [500, 2_000]  # smallest first
+    for r in result["results"]:
+        assert r["users"] == 2
+        assert r["ingest_per_s"] > 0
+        assert 0 < r["recall_p50_ms"] <= r["recall_p95_ms"]
+        assert r["query_embed_ms"] > 0
+        assert r["db_bytes"] > 0
+        assert r["peak_rss_mb"] > 0
+    small, large = result["results"]
+    assert large["db_bytes"] > small["db_bytes"]
+
+
+def test_scale_writes_every_row(tmp_path: Path) -> None:
+    r = measure_one(2_000, users=2, queries=10, batch=700, keep=tmp_path)  # batches of uneven size
+    assert r["memories"] == 2_000
+    engine = open_engine(f"sqlite:///{tmp_path / 'memory.db'}")
+    with engine.connect() as conn:
+        count = conn.exec_driver_sql
+        assert count("SELECT count(*) FROM memory").scalar() == 2_000
+        assert count("SELECT count(*) FROM memory_vec").scalar() == 2_000
+        assert count("SELECT count(*) FROM memory_fts").scalar() == 2_000
+        assert count("SELECT count(*) FROM audit WHERE operation = 'write'").scalar() == 2_000
+        per_user = dict(count("SELECT user_id, count(*) FROM memory GROUP BY user_id").fetchall())
+        assert per_user == {"user-00000": 1_000, "user-00001": 1_000}
+        # Every memory's index rows carry its own id, user and text.
+        assert (
+            count(
+                "SELECT count(*) FROM memory m JOIN memory_fts f ON f.rowid = m.id "
+                "WHERE f.user_id = m.user_id AND f.content = m.content"
+            ).scalar()
+            == 2_000
+        )
+        assert (
+            count(
+                "SELECT count(*) FROM memory m JOIN audit a ON a.memory_id = m.id AND a.user_id = m.user_id"
+            ).scalar()
+            == 2_000
+        )
+    engine.dispose()
+
+
+def test_scale_command_json() -> None:
+    from framework.cli import main
+
+    out = CliRunner().invoke(
+        main, ["bench", "scale", "--memories", "300", "--users", "2", "--queries", "5", "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    (row,) = json.loads(out.output)["results"]
+    assert set(row) >= {
+        "memories",
+        "users",
+        "ingest_per_s",
+        "recall_p50_ms",
+        "recall_p95_ms",
+        "query_embed_ms",
+        "db_bytes",
+        "peak_rss_mb",
+    }
+    assert (row["memories"], row["users"]) == (300, 2)
