@@ -7,6 +7,7 @@ kept in store_meta.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -82,9 +83,32 @@ def migration_002_pending_and_consent(conn: Connection, dim: int) -> None:
     )
 
 
+def owner_token(user_id: str) -> str:
+    """One word that stands for a user in the lexical index: a lexical search looks only at that
+    user's rows instead of every user's matches (the user_id filter still follows, exactly)."""
+    return "o" + hashlib.blake2b(user_id.encode(), digest_size=10).hexdigest()
+
+
+def migration_003_lexical_owner(conn: Connection, dim: int) -> None:
+    conn.exec_driver_sql(
+        "CREATE VIRTUAL TABLE memory_fts_owned USING fts5("
+        "content, user_id UNINDEXED, owner, tokenize='porter unicode61')"
+    )
+    users = [r[0] for r in conn.exec_driver_sql("SELECT DISTINCT user_id FROM memory").fetchall()]
+    for user in users:  # what was indexed: the active memories
+        conn.exec_driver_sql(
+            "INSERT INTO memory_fts_owned(rowid, content, user_id, owner) "
+            "SELECT id, content, user_id, ? FROM memory WHERE user_id = ? AND status = 'active'",
+            (owner_token(user), user),
+        )
+    conn.exec_driver_sql("DROP TABLE memory_fts")
+    conn.exec_driver_sql("ALTER TABLE memory_fts_owned RENAME TO memory_fts")
+
+
 MIGRATIONS: list[Callable[[Connection, int], None]] = [
     migration_001_initial,
     migration_002_pending_and_consent,
+    migration_003_lexical_owner,
 ]
 
 

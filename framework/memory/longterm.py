@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session
 
+from framework.memory.database import owner_token
 from framework.memory.records import AuditEvent, MemoryEntry, MemoryStatus, utcnow
 from framework.memory.relevance import decisiveness, normalise, written_in
 from framework.memory.relevance import periods as named_periods
@@ -193,8 +194,8 @@ class LongTermMemory:
                 [(e.id, e.user_id, pack(v)) for e, v in zip(entries, vectors, strict=True)],
             )
             conn.exec_driver_sql(
-                "INSERT INTO memory_fts(rowid, content, user_id) VALUES (?, ?, ?)",
-                [(e.id, e.content, e.user_id) for e in entries],
+                "INSERT INTO memory_fts(rowid, content, user_id, owner) VALUES (?, ?, ?, ?)",
+                [(e.id, e.content, e.user_id, owner_token(e.user_id)) for e in entries],
             )
             now = _stamp(utcnow())
             conn.exec_driver_sql(
@@ -230,8 +231,8 @@ class LongTermMemory:
             (entry.id, entry.user_id, pack(vector)),
         )
         conn.exec_driver_sql(
-            "INSERT INTO memory_fts(rowid, content, user_id) VALUES (?, ?, ?)",
-            (entry.id, entry.content, entry.user_id),
+            "INSERT INTO memory_fts(rowid, content, user_id, owner) VALUES (?, ?, ?, ?)",
+            (entry.id, entry.content, entry.user_id, owner_token(entry.user_id)),
         )
         s.add(
             AuditEvent(
@@ -594,9 +595,12 @@ class LongTermMemory:
         """BM25 (FTS5's, Porter-stemmed) of any of the terms, best first, as positive scores."""
         if not terms:
             return []
-        match = " OR ".join(f'"{t}"' for t in terms)
+        # Only this user's rows (their owner word), only the content column scored.
+        match = (
+            f'owner : "{owner_token(user_id)}" AND content : (' + " OR ".join(f'"{t}"' for t in terms) + ")"
+        )
         rows = conn.exec_driver_sql(
-            "SELECT rowid, bm25(memory_fts) AS score FROM memory_fts "
+            "SELECT rowid, bm25(memory_fts, 1.0, 0.0, 0.0) AS score FROM memory_fts "
             "WHERE memory_fts MATCH ? AND user_id = ? ORDER BY score LIMIT ?",
             (match, user_id, k),
         ).fetchall()
