@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from framework.config import Settings, load_settings
 from framework.embeddings import Embedder
@@ -131,11 +131,3 @@ class Agent:
         if not path.is_absolute():
             path = Path(inspect.getfile(type(self))).resolve().parent / path
         return path
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "model": getattr(self.llm, "name", "?"),
-            "tools": sorted(self.tool_specs),
-            "procedure_problems": self.memory.procedures.problems,
-        }

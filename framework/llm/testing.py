@@ -15,7 +15,6 @@ runtime actually sent.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,14 +227,6 @@ class FunctionModel:
         request = ScriptedRequest("structured", list(messages), None, response_model)
         self.requests.append(request)
         return ScriptedModel([self._structured(request)]).structured(messages, response_model)
-
-
-def transcript(model: ScriptedModel) -> str:
-    """A readable dump of every request a ScriptedModel received (for failing-test output)."""
-    return json.dumps(
-        [{"kind": r.kind, "messages": [m.to_openai() for m in r.messages]} for r in model.requests],
-        indent=1,
-    )
 
 
 __all__ = [
