@@ -34,8 +34,9 @@ def run_turn(session: Session, user_input: str) -> Turn:
     clock = _Clock(turn)
     agent.on_turn_start(turn)
 
+    procedures = memory.procedures  # skills and policies as the files say now, once per turn
     try:  # 1
-        intent, usage = detect_intent(model, user_input, [s for s in memory.procedures.skills if s.tools])
+        intent, usage = detect_intent(model, user_input, [s for s in procedures.skills if s.tools])
         turn.usage.add(usage)
     except ModelNotConfigured:
         raise
@@ -46,7 +47,7 @@ def run_turn(session: Session, user_input: str) -> Turn:
     clock.lap("intent")
 
     query = " ".join(filter(None, [intent.memory_query, user_input]))  # 2
-    recalled = memory.recall(session.user_id, session.session_id, query, (intent.task_type,))
+    recalled = memory.recall(session.user_id, session.session_id, query, (intent.task_type,), procedures)
     turn.recollection, state = recalled, recalled.state
     if not intent.trivial and intent.task_type not in ("chat", "question"):
         state.goal = intent.goal  # the session's task, for working memory
@@ -89,7 +90,7 @@ def run_turn(session: Session, user_input: str) -> Turn:
                 current.append(Message("tool", record.result, tool_call_id=call.id, name=call.name))
         raise StepLimitExceeded(f"stopped after {session.max_steps} reasoning steps without a final answer")
 
-    skill = select_skill(memory.procedures.skills, intent)
+    skill = select_skill(procedures.skills, intent)
     try:
         if skill is None:
             turn.answer = cycle().text

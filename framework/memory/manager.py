@@ -66,10 +66,15 @@ class MemoryManager:
 
     # --- step 2: retrieve -------------------------------------------------------------------
     def recall(
-        self, user_id: str | None, session_id: str, query: str, task_tags: tuple[str, ...] = ()
+        self,
+        user_id: str | None,
+        session_id: str,
+        query: str,
+        task_tags: tuple[str, ...] = (),
+        procedures: Procedures | None = None,
     ) -> Recollection:
         state = self.working.load(user_id, session_id)
-        procedures = self.procedures  # one load for the whole turn: skills and policies agree
+        procedures = procedures or self.procedures  # the turn's one load: skills and policies agree
         skills = [s for s in procedures.skills if _overlaps(query, s.when_to_use + " " + s.name)]
         if user_id is None:
             return Recollection(
