@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
+from framework.memory.backends import execute
 from framework.memory.candidates import MemoryCandidate
 from framework.memory.curation import Decision
 from framework.memory.records import AuditEvent, PendingWrite, UserSettings, utcnow
@@ -82,9 +83,7 @@ class Consent:
         if user_id is None:
             return False
         with self.engine.connect() as conn:
-            row = conn.exec_driver_sql(
-                "SELECT opted_out FROM user_settings WHERE user_id = ?", (user_id,)
-            ).first()
+            row = execute(conn, "SELECT opted_out FROM user_settings WHERE user_id = ?", (user_id,)).first()
         return bool(row and row[0])
 
     def set_opted_out(self, user_id: str, opted_out: bool) -> None:

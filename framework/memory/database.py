@@ -1,63 +1,24 @@
-"""Opening the embedded database: SQLite with sqlite-vec loaded, and schema migrations.
+"""Opening the store's database (SQLite by default, PostgreSQL by URL) and schema migrations.
 
-The stdlib sqlite3 on many Pythons cannot load extensions, so the driver is pysqlite3 where the
-stdlib one cannot. Migrations are named functions applied in order; the applied version is
-kept in store_meta.
+Migrations are named functions applied in order; the applied version is kept in store_meta. What
+differs between databases (the search index tables) is the backend's (framework.memory.backends).
 """
 
 from __future__ import annotations
 
-import hashlib
-import sqlite3
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine
 from sqlmodel import SQLModel
 
-from framework.errors import ConfigurationError, StoreError
+from framework.errors import StoreError
+from framework.memory.backends import backend_for, execute
 from framework.memory.records import AuditEvent, MemoryEntry, PendingWrite, StoreMeta, UserSettings
 
 
-def _sqlite_module() -> Any:
-    if hasattr(sqlite3.Connection, "enable_load_extension"):
-        return sqlite3
-    try:
-        import pysqlite3.dbapi2 as module
-    except ImportError as exc:  # pragma: no cover - depends on the platform
-        raise ConfigurationError(
-            "this Python's sqlite3 cannot load extensions and pysqlite3 is missing: "
-            "pip install pysqlite3-binary"
-        ) from exc
-    return module
-
-
 def open_engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        raise ConfigurationError(
-            f"database_url {url!r}: only sqlite URLs are supported by this version "
-            "(set FRAMEWORK_DATABASE_URL=sqlite:///path/to/memory.db or leave it unset)"
-        )
-    path = url.split("///", 1)[1] if "///" in url else ""
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, module=_sqlite_module(), connect_args={"check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        import sqlite_vec
-
-        dbapi_conn.enable_load_extension(True)
-        sqlite_vec.load(dbapi_conn)
-        dbapi_conn.enable_load_extension(False)
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=5000")
-        cur.close()
-
-    return engine
+    """An engine for `url`: sqlite:///path (the default) or postgresql://user:password@host/db."""
+    return backend_for(url).open(url)
 
 
 def migration_001_initial(conn: Connection, dim: int) -> None:
@@ -65,14 +26,7 @@ def migration_001_initial(conn: Connection, dim: int) -> None:
         conn,
         tables=[MemoryEntry.__table__, AuditEvent.__table__, StoreMeta.__table__],  # type: ignore[attr-defined]
     )
-    conn.exec_driver_sql(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS memory_vec USING vec0("
-        f"user_id text partition key, embedding float[{dim}] distance_metric=cosine)"
-    )
-    conn.exec_driver_sql(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS memory_fts USING fts5("
-        "content, user_id UNINDEXED, tokenize='porter unicode61')"
-    )
+    backend_for(conn).create_indexes(conn, dim)
     conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_memory_user_status ON memory(user_id, status)")
 
 
@@ -83,26 +37,8 @@ def migration_002_pending_and_consent(conn: Connection, dim: int) -> None:
     )
 
 
-def owner_token(user_id: str) -> str:
-    """One word that stands for a user in the lexical index: a lexical search looks only at that
-    user's rows instead of every user's matches (the user_id filter still follows, exactly)."""
-    return "o" + hashlib.blake2b(user_id.encode(), digest_size=10).hexdigest()
-
-
 def migration_003_lexical_owner(conn: Connection, dim: int) -> None:
-    conn.exec_driver_sql(
-        "CREATE VIRTUAL TABLE memory_fts_owned USING fts5("
-        "content, user_id UNINDEXED, owner, tokenize='porter unicode61')"
-    )
-    users = [r[0] for r in conn.exec_driver_sql("SELECT DISTINCT user_id FROM memory").fetchall()]
-    for user in users:  # what was indexed: the active memories
-        conn.exec_driver_sql(
-            "INSERT INTO memory_fts_owned(rowid, content, user_id, owner) "
-            "SELECT id, content, user_id, ? FROM memory WHERE user_id = ? AND status = 'active'",
-            (owner_token(user), user),
-        )
-    conn.exec_driver_sql("DROP TABLE memory_fts")
-    conn.exec_driver_sql("ALTER TABLE memory_fts_owned RENAME TO memory_fts")
+    backend_for(conn).scope_lexical_by_user(conn)
 
 
 MIGRATIONS: list[Callable[[Connection, int], None]] = [
@@ -118,16 +54,16 @@ def migrate(engine: Engine, embedder_name: str, dim: int) -> None:
         conn.exec_driver_sql(
             "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
         )
-        meta: dict[str, str] = dict(conn.exec_driver_sql("SELECT key, value FROM store_meta").fetchall())
+        meta: dict[str, str] = {k: v for k, v in conn.exec_driver_sql("SELECT key, value FROM store_meta")}
         version = int(meta.get("schema_version", 0))
         for number, migration in enumerate(MIGRATIONS, 1):
             if number > version:
                 migration(conn, int(meta.get("embedding_dim", dim)))
-                _set(conn, "schema_version", str(number))
+                set_meta(conn, "schema_version", str(number))
         stored = meta.get("embedder")
         if stored is None:
-            _set(conn, "embedder", embedder_name)
-            _set(conn, "embedding_dim", str(dim))
+            set_meta(conn, "embedder", embedder_name)
+            set_meta(conn, "embedding_dim", str(dim))
         elif stored != embedder_name:
             raise StoreError(
                 f"this memory store's vectors were made by embedder {stored!r}, but the configured "
@@ -137,8 +73,9 @@ def migrate(engine: Engine, embedder_name: str, dim: int) -> None:
             )
 
 
-def _set(conn: Connection, key: str, value: str) -> None:
-    conn.exec_driver_sql(
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    execute(
+        conn,
         "INSERT INTO store_meta(key, value) VALUES (?, ?) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         (key, value),

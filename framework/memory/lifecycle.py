@@ -12,15 +12,17 @@ Every change is audited with its reason; a dry run reports without changing anyt
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Connection, Engine
 
 from framework.embeddings import Embedder
-from framework.memory.longterm import LongTermMemory
+from framework.memory.backends import backend_for, execute
+from framework.memory.database import set_meta
+from framework.memory.longterm import _when
 from framework.memory.records import utcnow
 
 
@@ -50,7 +52,8 @@ def _ts(value: datetime) -> str:
 
 def _audit(conn: Connection, rows: Iterable[tuple[str, int]], operation: str, reason: str) -> None:
     now = _ts(utcnow())
-    conn.exec_driver_sql(
+    execute(
+        conn,
         "INSERT INTO audit (at, user_id, memory_id, operation, actor, reason, detail) "
         "VALUES (?, ?, ?, ?, 'runtime', ?, '{}')",
         [(now, user, mid, operation, reason) for user, mid in rows],
@@ -70,7 +73,8 @@ class ForgettingCycle:
         report = CycleReport(dry_run=dry_run)
         scope, args = ("AND user_id = ?", (user_id,)) if user_id is not None else ("", ())
         with self.engine.begin() as conn:
-            q = conn.exec_driver_sql
+            q = partial(execute, conn)
+            unindex = backend_for(conn).unindex
             expired = q(
                 f"SELECT user_id, id FROM memory WHERE status = 'active' AND valid_until IS NOT NULL "
                 f"AND valid_until <= ? {scope}",
@@ -89,7 +93,7 @@ class ForgettingCycle:
             for user, mid, confidence, used in stale:
                 if mid in report.expired:
                     continue
-                idle = (now - datetime.fromisoformat(used).replace(tzinfo=UTC)).days - p.unused_after_days
+                idle = (now - (_when(used) or now)).days - p.unused_after_days
                 # decay from where the last cycle left it: the idle time is measured from last use,
                 # so each cycle applies only the idle days since the previous one (tracked in meta)
                 factor = 0.5 ** (max(0.0, min(idle, self._days_since_last(conn, now))) / p.half_life_days)
@@ -122,7 +126,7 @@ class ForgettingCycle:
 
             if expired:
                 q("UPDATE memory SET status = 'forgotten' WHERE id = ?", [(m,) for m in report.expired])
-                LongTermMemory._unindex(conn, report.expired)
+                unindex(conn, report.expired)
                 _audit(conn, expired, "forget", "expired: past its valid_until")
             if decayed:
                 q("UPDATE memory SET confidence = ? WHERE id = ?", [(c, m) for c, _u, m in decayed])
@@ -135,17 +139,13 @@ class ForgettingCycle:
             pruned_rows = sorted(set(pruned))
             if pruned_rows:
                 q("UPDATE memory SET status = 'forgotten' WHERE id = ?", [(m,) for _u, m in pruned_rows])
-                LongTermMemory._unindex(conn, [m for _u, m in pruned_rows])
+                unindex(conn, [m for _u, m in pruned_rows])
                 _audit(conn, pruned_rows, "forget", f"pruned: confidence below {p.floor:g}")
             if gone:
                 q("DELETE FROM memory WHERE id = ?", [(m,) for _u, m in gone])
-                LongTermMemory._unindex(conn, report.deleted)
+                unindex(conn, report.deleted)
                 _audit(conn, gone, "delete", f"superseded or forgotten over {p.grace_days:g} days ago")
-            q(
-                "INSERT INTO store_meta(key, value) VALUES ('last_forgetting_cycle', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (_ts(now),),
-            )
+            set_meta(conn, "last_forgetting_cycle", _ts(now))
         return report
 
     @staticmethod
@@ -153,7 +153,7 @@ class ForgettingCycle:
         row = conn.exec_driver_sql("SELECT value FROM store_meta WHERE key = 'last_forgetting_cycle'").first()
         if row is None:
             return float("inf")
-        last = datetime.fromisoformat(row[0]).replace(tzinfo=UTC)
+        last = _when(row[0]) or now
         return max(0.0, (now - last).total_seconds() / 86_400)
 
 
@@ -163,28 +163,18 @@ def reembed(
     """Re-embed every memory with `embedder`, rebuild the vector index at its dimension and
     record it as the store's embedder. Returns how many memories were embedded."""
     with engine.begin() as conn:
+        backend = backend_for(conn)
         rows = conn.exec_driver_sql(
             "SELECT id, user_id, content FROM memory WHERE status = 'active' ORDER BY id"
         ).fetchall()
-        conn.exec_driver_sql("DROP TABLE IF EXISTS memory_vec")
-        conn.exec_driver_sql(
-            "CREATE VIRTUAL TABLE memory_vec USING vec0("
-            f"user_id text partition key, embedding float[{embedder.dim}] distance_metric=cosine)"
-        )
+        backend.recreate_vectors(conn, embedder.dim)
         for start in range(0, len(rows), batch):
             chunk = rows[start : start + batch]
             vectors = embedder.embed([r[2] for r in chunk])
-            conn.exec_driver_sql(
-                "INSERT INTO memory_vec(rowid, user_id, embedding) VALUES (?, ?, ?)",
-                [(r[0], r[1], struct.pack(f"{len(v)}f", *v)) for r, v in zip(chunk, vectors, strict=True)],
-            )
+            backend.index_vectors(conn, [(r[0], r[1], v) for r, v in zip(chunk, vectors, strict=True)])
             if progress is not None:
                 progress(len(chunk))
-        conn.exec_driver_sql("UPDATE memory SET embedder = ?", (embedder.name,))
-        for key, value in (("embedder", embedder.name), ("embedding_dim", str(embedder.dim))):
-            conn.exec_driver_sql(
-                "INSERT INTO store_meta(key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+        execute(conn, "UPDATE memory SET embedder = ?", (embedder.name,))
+        set_meta(conn, "embedder", embedder.name)
+        set_meta(conn, "embedding_dim", str(embedder.dim))
     return len(rows)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session
 
-from framework.memory.database import owner_token
+from framework.memory.backends import backend_for, execute
 from framework.memory.records import AuditEvent, MemoryEntry, MemoryStatus, utcnow
 from framework.memory.relevance import decisiveness, normalise, written_in
 from framework.memory.relevance import periods as named_periods
@@ -38,14 +37,22 @@ _CONTEXT_DECAY = 0.5
 _CONTEXT_WINDOW = 64
 _ADJACENT = (
     "(SELECT m.id FROM memory m WHERE m.id {cmp} c.id AND m.id {bound} {window} "
-    "AND +m.user_id = c.user_id AND m.session_id = c.session_id AND +m.status = 'active' "
+    "AND {plain}m.user_id = c.user_id AND m.session_id = c.session_id AND {plain}m.status = 'active' "
     "ORDER BY m.id {order} LIMIT 1 OFFSET {offset})"
 )
-_NEIGHBOURS = ", ".join(
-    _ADJACENT.format(cmp=cmp, bound=bound, window=_CONTEXT_WINDOW, order=order, offset=offset)
-    for offset in range(_CONTEXT_REACH)
-    for cmp, bound, order in (("<", ">= c.id -", "DESC"), (">", "<= c.id +", "ASC"))
-)
+
+
+def _neighbours(plain: str) -> str:
+    """The select list of the ids next to memory c, nearest first, before and after in turn."""
+    return ", ".join(
+        _ADJACENT.format(
+            cmp=cmp, bound=bound, window=_CONTEXT_WINDOW, order=order, offset=offset, plain=plain
+        )
+        for offset in range(_CONTEXT_REACH)
+        for cmp, bound, order in (("<", ">= c.id -", "DESC"), (">", "<= c.id +", "ASC"))
+    )
+
+
 # The most context can add to a memory's direct match (before the `context` weight).
 _CONTEXT_MAX = sum(_CONTEXT_DECAY**place for place in range(_CONTEXT_REACH))
 READ_BATCH = 16
@@ -120,13 +127,11 @@ class _Match:
     direct: dict[int, float] = field(default_factory=dict)
 
 
-def pack(vector: list[float]) -> bytes:
-    return struct.pack(f"{len(vector)}f", *vector)
-
-
 class LongTermMemory:
     def __init__(self, engine: Engine, weights: RankWeights | None = None) -> None:
         self.engine = engine
+        self.backend = backend_for(engine)
+        self._neighbours = _neighbours(self.backend.plain_column)
         self._reads: list[tuple[str, str, dict[str, Any]]] = []  # recalls not yet written
         self.weights = weights or RankWeights()
         # model_construct (used on the read path) needs the ORM mappers set up; in a fresh process
@@ -178,27 +183,22 @@ class LongTermMemory:
 
         given = [e for e in entries if e.id is not None]
         fresh = [e for e in entries if e.id is None]
+
+        def assign(first: int) -> None:
+            for offset, entry in enumerate(fresh):
+                entry.id = first + offset
+
         with self.engine.begin() as conn:
-            if given:  # ids the caller chose are taken first, so the fresh ones follow them
-                conn.exec_driver_sql(insert, [row(e) for e in given])
-            if fresh:
-                # The first takes SQLite's next rowid (and the write lock): no other writer can
-                # take the ids after it before this transaction ends.
-                first = int(conn.exec_driver_sql(insert, row(fresh[0])).lastrowid)
-                for offset, entry in enumerate(fresh):
-                    entry.id = first + offset
-                if len(fresh) > 1:
-                    conn.exec_driver_sql(insert, [row(e) for e in fresh[1:]])
-            conn.exec_driver_sql(
-                "INSERT INTO memory_vec(rowid, user_id, embedding) VALUES (?, ?, ?)",
-                [(e.id, e.user_id, pack(v)) for e, v in zip(entries, vectors, strict=True)],
+            self.backend.insert_memories(
+                conn, insert, [row(e) for e in given], [row(e) for e in fresh], assign
             )
-            conn.exec_driver_sql(
-                "INSERT INTO memory_fts(rowid, content, user_id, owner) VALUES (?, ?, ?, ?)",
-                [(e.id, e.content, e.user_id, owner_token(e.user_id)) for e in entries],
+            self.backend.index(
+                conn,
+                [(e.id, e.user_id, e.content, v) for e, v in zip(entries, vectors, strict=True)],  # type: ignore[misc]
             )
             now = _stamp(utcnow())
-            conn.exec_driver_sql(
+            execute(
+                conn,
                 "INSERT INTO audit (at, user_id, memory_id, operation, actor, reason, detail) "
                 "VALUES (?, ?, ?, 'write', ?, ?, ?)",
                 [
@@ -225,15 +225,8 @@ class LongTermMemory:
     def _insert(self, s: Session, entry: MemoryEntry, vector: list[float], actor: str, reason: str) -> None:
         s.add(entry)
         s.flush()
-        conn = s.connection()
-        conn.exec_driver_sql(
-            "INSERT INTO memory_vec(rowid, user_id, embedding) VALUES (?, ?, ?)",
-            (entry.id, entry.user_id, pack(vector)),
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO memory_fts(rowid, content, user_id, owner) VALUES (?, ?, ?, ?)",
-            (entry.id, entry.content, entry.user_id, owner_token(entry.user_id)),
-        )
+        assert entry.id is not None
+        self.backend.index(s.connection(), [(entry.id, entry.user_id, entry.content, vector)])
         s.add(
             AuditEvent(
                 user_id=entry.user_id,
@@ -262,7 +255,7 @@ class LongTermMemory:
             self._insert(s, new, vector, actor, reason)
             old.status = MemoryStatus.superseded.value
             old.superseded_by = new.id
-            self._unindex(s.connection(), [old_id])
+            self.backend.unindex(s.connection(), [old_id])
             s.add(
                 AuditEvent(
                     user_id=user_id,
@@ -294,7 +287,7 @@ class LongTermMemory:
             if entry is None or entry.status != MemoryStatus.active.value:
                 return False
             entry.status, entry.superseded_by = status.value, by
-            self._unindex(s.connection(), [memory_id])
+            self.backend.unindex(s.connection(), [memory_id])
             operation = "forget" if status is MemoryStatus.forgotten else "supersede"
             detail = {} if by is None else {"superseded_by": by}
             s.add(
@@ -320,7 +313,8 @@ class LongTermMemory:
         marks = ",".join("?" * len(ids))
         with self.engine.begin() as conn:
             before: dict[int, float] = dict(
-                conn.exec_driver_sql(
+                execute(
+                    conn,
                     "SELECT id, confidence FROM memory "
                     f"WHERE user_id = ? AND status = 'active' AND id IN ({marks})",
                     (user_id, *ids),
@@ -329,7 +323,8 @@ class LongTermMemory:
             if not before:
                 return {}
             after = {mid: min(1.0, max(0.0, value + delta)) for mid, value in before.items()}
-            conn.exec_driver_sql(
+            execute(
+                conn,
                 "UPDATE memory SET confidence = ? WHERE user_id = ? AND id = ?",
                 [(value, user_id, mid) for mid, value in after.items()],
             )
@@ -393,12 +388,14 @@ class LongTermMemory:
         with self.engine.begin() as conn:
             accessed = [(at, user, mid) for at, user, d in reads for mid in d["ids"]]
             if accessed:
-                conn.exec_driver_sql(
+                execute(
+                    conn,
                     "UPDATE memory SET access_count = access_count + 1, last_accessed = ? "
                     "WHERE user_id = ? AND id = ?",
                     accessed,
                 )
-            conn.exec_driver_sql(
+            execute(
+                conn,
                 "INSERT INTO audit (at, user_id, operation, actor, reason, detail) "
                 "VALUES (?, ?, 'read', 'runtime', 'recall', ?)",
                 [(at, user, json.dumps(d)) for at, user, d in reads],
@@ -419,8 +416,8 @@ class LongTermMemory:
         """Whole entries by plain SQL: on the hot path the ORM's statement building costs more
         than the query itself."""
         with self.engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                f"SELECT {_COLUMN_LIST} FROM memory WHERE {where} ORDER BY id", params
+            rows = execute(
+                conn, f"SELECT {_COLUMN_LIST} FROM memory WHERE {where} ORDER BY id", params
             ).fetchall()
         return [_entry(row) for row in rows]
 
@@ -457,7 +454,7 @@ class LongTermMemory:
     def nearest(self, user_id: str, vector: list[float], k: int = 5) -> list[tuple[int, float]]:
         """(memory id, cosine similarity) of the user's k nearest active memories."""
         with self.engine.connect() as conn:
-            return [(rid, 1.0 - dist) for rid, dist in self._vector(conn, user_id, vector, k)]
+            return [(rid, 1.0 - dist) for rid, dist in self.backend.nearest(conn, user_id, vector, k)]
 
     def recall(self, query: RecallQuery, vector: list[float] | None) -> RecallResult:
         """The user's memories that best match `query`, ranked, each with what placed it; what
@@ -483,7 +480,8 @@ class LongTermMemory:
             result.candidates["context"] = len(context.keys() - match.direct.keys())
             # Filter and rank on a few columns; load whole entries only for what is returned.
             ids = list(match.direct.keys() | context.keys())
-            rows = conn.exec_driver_sql(
+            rows = execute(
+                conn,
                 "SELECT id, status, valid_until, confidence, memory_type, tags, created_at, access_count "
                 f"FROM memory WHERE user_id = ? AND id IN ({','.join('?' * len(ids))})",
                 (query.user_id, *ids),
@@ -497,7 +495,7 @@ class LongTermMemory:
         # explanation's dicts are built for the returned few only.
         ranked: list[tuple[float, int, float, float, float, float, float, float, float]] = []
         for mid, status, valid_until, confidence, memory_type, tags_json, created, access in rows:
-            tags = set(json.loads(tags_json)) if tags_json and tags_json != "[]" else set()
+            tags = set(_tags(tags_json))
             reason = _drop_reason(query, status, _when(valid_until), confidence, memory_type, tags, now)
             if reason:
                 result.dropped[mid] = reason
@@ -556,10 +554,14 @@ class LongTermMemory:
         floor = self.weights.min_similarity
         vec_hits = [
             (mid, 1.0 - dist)
-            for mid, dist in self._vector(conn, query.user_id, vector, query.candidates)
+            for mid, dist in (
+                self.backend.nearest(conn, query.user_id, vector, query.candidates)
+                if vector is not None
+                else []
+            )
             if 1.0 - dist >= floor
         ]
-        lex_hits = self._lexical(conn, query.user_id, terms, query.candidates)
+        lex_hits = self.backend.lexical(conn, query.user_id, terms, query.candidates)
         match = _Match(
             vector=normalise(vec_hits, query.candidates, floor),
             lexical=normalise(lex_hits, query.candidates, 0.0),
@@ -578,43 +580,15 @@ class LongTermMemory:
         return match
 
     # --- internals -------------------------------------------------------------------------
-    @staticmethod
-    def _vector(
-        conn: Connection, user_id: str, vector: list[float] | None, k: int
-    ) -> list[tuple[int, float]]:
-        if vector is None:
-            return []
-        rows = conn.exec_driver_sql(
-            "SELECT rowid, distance FROM memory_vec WHERE embedding MATCH ? AND k = ? AND user_id = ?",
-            (pack(vector), k, user_id),
-        ).fetchall()
-        return [(int(r[0]), float(r[1])) for r in rows]
-
-    @staticmethod
-    def _lexical(conn: Connection, user_id: str, terms: list[str], k: int) -> list[tuple[int, float]]:
-        """BM25 (FTS5's, Porter-stemmed) of any of the terms, best first, as positive scores."""
-        if not terms:
-            return []
-        # Only this user's rows (their owner word), only the content column scored.
-        match = (
-            f'owner : "{owner_token(user_id)}" AND content : (' + " OR ".join(f'"{t}"' for t in terms) + ")"
-        )
-        rows = conn.exec_driver_sql(
-            "SELECT rowid, bm25(memory_fts, 1.0, 0.0, 0.0) AS score FROM memory_fts "
-            "WHERE memory_fts MATCH ? AND user_id = ? ORDER BY score LIMIT ?",
-            (match, user_id, k),
-        ).fetchall()
-        return [(int(r[0]), -float(r[1])) for r in rows]
-
-    @staticmethod
-    def _context(conn: Connection, user_id: str, direct: dict[int, float]) -> dict[int, float]:
+    def _context(self, conn: Connection, user_id: str, direct: dict[int, float]) -> dict[int, float]:
         """The context each memory near a candidate in the same session inherits, 0..1: at each
         distance the best direct match of a candidate there, discounted by the distance, summed
         over distances. Memories without a session have no context. One statement; each lookup
         walks a few rows by id."""
         ids = list(direct)
-        rows = conn.exec_driver_sql(
-            f"SELECT c.id, {_NEIGHBOURS} FROM memory c "
+        rows = execute(
+            conn,
+            f"SELECT c.id, {self._neighbours} FROM memory c "
             f"WHERE c.user_id = ? AND c.session_id IS NOT NULL AND c.id IN ({','.join('?' * len(ids))})",
             (user_id, *ids),
         ).fetchall()
@@ -629,30 +603,19 @@ class LongTermMemory:
             context[neighbour] = context.get(neighbour, 0.0) + value * _CONTEXT_DECAY**place / _CONTEXT_MAX
         return context
 
-    @staticmethod
-    def _unindex(conn: Connection, ids: list[int]) -> None:
-        """Take memories out of both indexes: what is not indexed is never recalled."""
-        if ids:
-            conn.exec_driver_sql("DELETE FROM memory_vec WHERE rowid = ?", [(mid,) for mid in ids])
-            conn.exec_driver_sql("DELETE FROM memory_fts WHERE rowid = ?", [(mid,) for mid in ids])
-
     def delete_user(self, user_id: str) -> int:
-        self.flush_reads()
         """Right to be forgotten: every memory, vector, lexical row and audit row of the user."""
+        self.flush_reads()
         with self.engine.begin() as conn:
-            ids = [
-                r[0]
-                for r in conn.exec_driver_sql(
-                    "SELECT id FROM memory WHERE user_id = ?", (user_id,)
-                ).fetchall()
-            ]
-            self._unindex(conn, ids)
-            conn.exec_driver_sql("DELETE FROM memory WHERE user_id = ?", (user_id,))
-            conn.exec_driver_sql("DELETE FROM audit WHERE user_id = ?", (user_id,))
+            ids = [r[0] for r in execute(conn, "SELECT id FROM memory WHERE user_id = ?", (user_id,))]
+            self.backend.unindex(conn, ids)
+            execute(conn, "DELETE FROM memory WHERE user_id = ?", (user_id,))
+            execute(conn, "DELETE FROM audit WHERE user_id = ?", (user_id,))
         return len(ids)
 
 
 _COLUMNS = [name for name in MemoryEntry.model_fields]
+assert _COLUMNS[0] == "id"  # backends number new rows by their first column
 _COLUMN_LIST = ", ".join(_COLUMNS)
 _TIMES = ("created_at", "last_accessed", "valid_until")
 
@@ -661,7 +624,7 @@ def _entry(row: Any) -> MemoryEntry:
     values = dict(zip(_COLUMNS, row, strict=True))
     for name in _TIMES:
         values[name] = _when(values[name])
-    values["tags"] = json.loads(values["tags"]) if values["tags"] else []
+    values["tags"] = _tags(values["tags"])
     return MemoryEntry.model_construct(**values)  # trusted columns: skip validation (8x faster)
 
 
@@ -671,10 +634,20 @@ def _stamp(value: datetime) -> str:
 
 
 def _when(value: str | datetime | None) -> datetime | None:
-    """A timestamp as SQLite returns it (text, UTC) to an aware datetime."""
-    if value is None or isinstance(value, datetime):
+    """A stored timestamp (UTC: text from SQLite, a naive datetime from PostgreSQL) to an aware
+    datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _tags(value: str | list[str] | None) -> list[str]:
+    """Stored tags (JSON text from SQLite, already decoded from PostgreSQL) to a list."""
+    if isinstance(value, list):
         return value
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return json.loads(value) if value and value != "[]" else []
 
 
 def _drop_reason(
