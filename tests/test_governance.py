@@ -1,10 +1,11 @@
 """Memory governance: extraction gating, the write policy, duplicates, refinements,
 contradictions, learning from outcomes, approval of writes, consent, merges and failures.
-Behaviour with ScriptedModel, the hash test embedder and a real SQLite store."""
+Behaviour with ScriptedModel, the hash test embedder and a real store, on SQLite and on
+PostgreSQL."""
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from framework.memory.candidates import Comparison, Extraction, MemoryCandidate,
 from framework.memory.write_policy import WritePolicy
 from framework.steps.evaluate import OutcomeJudgment
 from framework.steps.intent import Intent
+
+pytestmark = pytest.mark.both_backends
 
 PY = "The user prefers Python for scripting"
 
@@ -302,8 +305,8 @@ def test_merge_folds_related_memories_into_one(home: Path) -> None:
         Assistant(model=ScriptedModel(), embedder="hash").memory.merge("ada", [1, 3], "x")
 
 
-def test_superseded_memories_leave_the_indexes(home: Path) -> None:
+def test_superseded_memories_leave_the_indexes(home: Path, raw_sql: Callable[..., list[tuple]]) -> None:  # type: ignore[type-arg]
     test_merge_folds_related_memories_into_one(home)
-    db = sqlite3.connect(home / "memory.db")
-    assert db.execute("SELECT count(*) FROM memory_fts WHERE rowid IN (1, 2)").fetchone() == (0,)
-    assert db.execute("SELECT rowid FROM memory_fts").fetchall() == [(3,)]
+    assert raw_sql("SELECT count(*) FROM memory_fts WHERE rowid IN (1, 2)") == [(0,)]
+    assert raw_sql("SELECT rowid FROM memory_fts") == [(3,)]
+    assert raw_sql("SELECT rowid FROM memory_vec") == [(3,)]

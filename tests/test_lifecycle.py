@@ -1,8 +1,9 @@
 """The forgetting cycle (expiry, decay, pruning, deletion after a grace period) and re-embedding,
-on a real SQLite store, with timestamps moved into the past by SQL."""
+on a real store (SQLite and PostgreSQL), with timestamps moved into the past by SQL."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,34 +16,23 @@ from framework.memory.longterm import RecallQuery
 from framework.memory.manager import MemoryManager
 from framework.memory.records import utcnow
 
-
-def connect(db: Path):  # type: ignore[no-untyped-def]
-    """A raw connection with sqlite-vec loaded, to read the index tables as they are."""
-    import pysqlite3.dbapi2 as sqlite3
-    import sqlite_vec
-
-    conn = sqlite3.connect(db)
-    conn.enable_load_extension(True)
-    sqlite_vec.load(conn)
-    return conn
+pytestmark = pytest.mark.both_backends
+Sql = Callable[..., list[tuple]]  # type: ignore[type-arg]
 
 
-def aged(db: Path, memory_id: int, days: float, column: str = "created_at") -> None:
-    when = (utcnow() - timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S.%f")
-    with connect(db) as conn:
-        conn.execute(f"UPDATE memory SET {column} = ? WHERE id = ?", (when, memory_id))
+def ago(days: float) -> str:
+    return (utcnow() - timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def aged(sql: Sql, memory_id: int, days: float, column: str = "created_at") -> None:
+    sql(f"UPDATE memory SET {column} = ? WHERE id = ?", ago(days), memory_id)
 
 
 def store(home: Path, embedder: str = "hash") -> MemoryManager:
     return MemoryManager(load_settings(home, embedder=embedder))
 
 
-def rows(db: Path, sql: str) -> list[tuple]:  # type: ignore[type-arg]
-    with connect(db) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def test_one_cycle_expires_decays_prunes_and_deletes(home: Path) -> None:
+def test_one_cycle_expires_decays_prunes_and_deletes(home: Path, raw_sql: Sql) -> None:
     m = store(home)
     for content, kind in [
         ("Ada is in Paris this week", "fact"),
@@ -53,41 +43,31 @@ def test_one_cycle_expires_decays_prunes_and_deletes(home: Path) -> None:
     ]:
         assert m.remember("ada", content, kind).kind == "write"
     m.remember("bob", "Bob likes jazz", "preference")
-    db = home / "memory.db"
-    with connect(db) as conn:  # 1: its week is over
-        conn.execute(
-            "UPDATE memory SET valid_until = ? WHERE id = 1",
-            ((utcnow() - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S.%f"),),
-        )
+    raw_sql("UPDATE memory SET valid_until = ? WHERE id = 1", ago(1))  # 1: its week is over
     for mid in (2, 3, 6):
-        aged(db, mid, 120)  # unused for 120 days: 90 idle days past the threshold = one half-life
-    aged(db, 5, 400)
-    with connect(db) as conn:
-        conn.execute("UPDATE memory SET confidence = 0.1 WHERE id = 5")
+        aged(raw_sql, mid, 120)  # unused for 120 days: 90 idle days past the threshold = one half-life
+    aged(raw_sql, 5, 400)
+    raw_sql("UPDATE memory SET confidence = 0.1 WHERE id = 5")
     m.long_term.forget("ada", 4, actor="user", reason="moved")
-    with connect(db) as conn:  # forgotten 40 days ago: past the grace period
-        conn.execute(
-            "UPDATE audit SET at = ? WHERE memory_id = 4 AND operation = 'forget'",
-            ((utcnow() - timedelta(days=40)).strftime("%Y-%m-%d %H:%M:%S.%f"),),
-        )
+    # forgotten 40 days ago: past the grace period
+    raw_sql("UPDATE audit SET at = ? WHERE memory_id = 4 AND operation = 'forget'", ago(40))
 
     cycle = ForgettingCycle(m.engine)
     preview = cycle.run("ada", dry_run=True)
     assert preview.counts() == {"expired": 1, "decayed": 2, "pruned": 1, "deleted": 1}
-    assert rows(db, "SELECT count(*) FROM audit WHERE operation IN ('decay', 'delete')") == [(0,)]
+    assert raw_sql("SELECT count(*) FROM audit WHERE operation IN ('decay', 'delete')") == [(0,)]
 
     report = cycle.run("ada")
     assert (report.expired, report.decayed, report.pruned, report.deleted) == ([1], [2, 5], [5], [4])
-    status = dict(rows(db, "SELECT id, status FROM memory"))
+    status = dict(raw_sql("SELECT id, status FROM memory"))
     assert status == {1: "forgotten", 2: "active", 3: "active", 5: "forgotten", 6: "active"}
-    confidence = dict(rows(db, "SELECT id, confidence FROM memory"))
+    confidence = dict(raw_sql("SELECT id, confidence FROM memory"))
     assert confidence[2] == pytest.approx(0.45, abs=0.01)  # 0.9 halved once
     assert confidence[3] == 0.9 and confidence[6] == 0.9  # constraints do not fade; bob not in scope
-    assert rows(db, "SELECT rowid FROM memory_fts WHERE rowid IN (1, 4, 5)") == []
-    assert rows(db, "SELECT rowid FROM memory_vec WHERE rowid IN (1, 4, 5)") == []
+    assert raw_sql("SELECT rowid FROM memory_fts WHERE rowid IN (1, 4, 5)") == []
+    assert raw_sql("SELECT rowid FROM memory_vec WHERE rowid IN (1, 4, 5)") == []
     reasons = dict(
-        rows(
-            db,
+        raw_sql(
             "SELECT memory_id, reason FROM audit WHERE operation IN ('forget', 'delete') "
             "AND actor = 'runtime'",
         )
@@ -114,7 +94,7 @@ def test_reembed_moves_the_store_to_another_embedder(home: Path) -> None:
     from framework.embeddings import resolve_embedder
     from framework.memory.database import open_engine
 
-    engine = open_engine(f"sqlite:///{home / 'memory.db'}")
+    engine = open_engine(load_settings().database_url)
     seen: list[int] = []
     assert reembed(engine, resolve_embedder("hash-128"), progress=seen.append) == 2
     engine.dispose()

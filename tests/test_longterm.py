@@ -1,4 +1,5 @@
-"""Long-term memory on a real SQLite file (sqlite-vec + FTS5) with the hashing embedder."""
+"""Long-term memory on a real store with the hashing embedder: a SQLite file (sqlite-vec + FTS5)
+and a PostgreSQL database (pgvector + full-text search), every test on both."""
 
 from collections.abc import Iterator
 from datetime import timedelta
@@ -8,16 +9,20 @@ import pytest
 
 from framework.config import load_settings
 from framework.errors import StoreError
+from framework.memory.backends import execute
 from framework.memory.longterm import LongTermMemory, RecallQuery, RecallResult
 from framework.memory.manager import MemoryManager
 from framework.memory.records import MemoryEntry, utcnow
+
+pytestmark = pytest.mark.both_backends
 
 SIGNALS = {"relevance", "confidence", "recency", "frequency", "task"}
 
 
 @pytest.fixture
-def mm(home: Path) -> Iterator[MemoryManager]:
+def mm(home: Path, backend: str) -> Iterator[MemoryManager]:
     manager = MemoryManager(load_settings(), embedder="hash")
+    assert manager.engine.dialect.name == {"sqlite": "sqlite", "postgres": "postgresql"}[backend]
     yield manager
     manager.close()
 
@@ -33,7 +38,7 @@ def recall(mm: MemoryManager, user: str, text: str, **query: object) -> RecallRe
 
 def rows(mm: MemoryManager, sql: str, *params: object) -> list[tuple]:
     with mm.engine.connect() as conn:
-        return [tuple(r) for r in conn.exec_driver_sql(sql, params).fetchall()]
+        return [tuple(r) for r in execute(conn, sql, params).fetchall()]
 
 
 def indexed(mm: MemoryManager, memory_id: int) -> tuple[bool, bool]:
@@ -154,15 +159,15 @@ def test_embedder_mismatch_is_refused_naming_both(home: Path) -> None:
     MemoryManager(load_settings(), embedder="hash").close()  # the right one still opens
 
 
-def test_long_term_memory_alone_on_a_fresh_engine(tmp_path: Path) -> None:
+def test_long_term_memory_alone_on_a_fresh_engine(tmp_path: Path, database_url: str | None) -> None:
     from framework.embeddings import HashEmbedder
     from framework.memory.database import migrate, open_engine
 
-    engine = open_engine(f"sqlite:///{tmp_path / 'direct.db'}")
+    engine = open_engine(database_url or f"sqlite:///{tmp_path / 'direct.db'}")
     migrate(engine, "hash-16", 16)
     store = LongTermMemory(engine)
     vector = HashEmbedder(16).embed(["Ada uses tabs"])[0]
     memory = store.add(MemoryEntry(user_id="ada", content="Ada uses tabs"), vector)
     assert [r.memory.id for r in store.recall(RecallQuery("ada", "tabs"), vector).items] == [memory.id]
-    assert (tmp_path / "direct.db").is_file()
+    assert database_url or (tmp_path / "direct.db").is_file()
     engine.dispose()

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from framework.embeddings import HashEmbedder
+from framework.errors import ConfigurationError
 from framework.memory import database
+from framework.memory.backends import execute
 from framework.memory.longterm import LongTermMemory, RecallQuery
 from framework.memory.records import MemoryEntry
 
@@ -43,3 +47,30 @@ def test_a_store_from_schema_2_gains_the_owner_scoped_lexical_index(tmp_path: Pa
     )
     assert [r.memory.id for r in store.recall(RecallQuery("ada", "alto"), None).items] == [new.id]
     engine.dispose()
+
+
+@pytest.mark.both_backends
+def test_a_fresh_store_migrates_to_the_latest_schema_once(tmp_path: Path, database_url: str | None) -> None:
+    engine = database.open_engine(database_url or f"sqlite:///{tmp_path / 'memory.db'}")
+    embedder = HashEmbedder()
+    for _ in range(2):  # the second run finds nothing to do
+        database.migrate(engine, embedder.name, embedder.dim)
+    with engine.connect() as conn:
+        meta = dict(execute(conn, "SELECT key, value FROM store_meta").fetchall())
+        indexes = [execute(conn, f"SELECT count(*) FROM {t}").scalar() for t in ("memory_vec", "memory_fts")]
+    assert meta == {
+        "schema_version": str(len(database.MIGRATIONS)),
+        "embedder": embedder.name,
+        "embedding_dim": str(embedder.dim),
+    }
+    assert indexes == [0, 0]
+    engine.dispose()
+
+
+@pytest.mark.parametrize("url", ["mysql://u:p@db/memory", "mongodb://db/memory"])
+def test_an_unsupported_database_url_names_the_setting_and_what_works(url: str) -> None:
+    with pytest.raises(ConfigurationError) as exc:
+        database.open_engine(url)
+    message = str(exc.value)
+    assert url in message and "sqlite:///" in message and "postgresql://" in message
+    assert "FRAMEWORK_DATABASE_URL" in message
