@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from framework.llm.messages import Message, Usage
-from framework.memory.longterm import Recalled
 from framework.memory.procedural import Policy, Skill
+from framework.memory.recall import Recalled
 from framework.memory.records import MemoryEntry
 from framework.memory.working import WorkingState
 

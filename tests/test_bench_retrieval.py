@@ -16,7 +16,8 @@ import pytest
 from framework.bench.retrieval import measure, repair_evidence
 from framework.embeddings import HashEmbedder
 from framework.memory.database import migrate, open_engine
-from framework.memory.longterm import LongTermMemory, RecallQuery, RecallResult
+from framework.memory.longterm import LongTermMemory
+from framework.memory.recall import RecallQuery, RecallResult
 from framework.memory.records import MemoryEntry
 
 FIGURES = {"any@1", "any@5", "any@10", "all@1", "all@5", "all@10"}

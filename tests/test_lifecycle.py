@@ -12,8 +12,8 @@ import pytest
 from framework.config import load_settings
 from framework.errors import StoreError
 from framework.memory.lifecycle import ForgettingCycle, reembed
-from framework.memory.longterm import RecallQuery
 from framework.memory.manager import MemoryManager
+from framework.memory.recall import RecallQuery
 from framework.memory.records import utcnow
 
 pytestmark = pytest.mark.both_backends

@@ -10,8 +10,9 @@ import pytest
 from framework.config import load_settings
 from framework.errors import StoreError
 from framework.memory.backends import execute
-from framework.memory.longterm import LongTermMemory, RecallQuery, RecallResult
+from framework.memory.longterm import LongTermMemory
 from framework.memory.manager import MemoryManager
+from framework.memory.recall import RecallQuery, RecallResult
 from framework.memory.records import MemoryEntry, utcnow
 
 pytestmark = pytest.mark.both_backends

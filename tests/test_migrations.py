@@ -11,7 +11,8 @@ from framework.embeddings import HashEmbedder
 from framework.errors import ConfigurationError
 from framework.memory import database
 from framework.memory.backends import execute
-from framework.memory.longterm import LongTermMemory, RecallQuery
+from framework.memory.longterm import LongTermMemory
+from framework.memory.recall import RecallQuery
 from framework.memory.records import MemoryEntry
 
 

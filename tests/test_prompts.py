@@ -8,8 +8,8 @@ import pytest
 
 from framework.memory.candidates import MemoryCandidate
 from framework.memory.curation import SimilarPair
-from framework.memory.longterm import Recalled
 from framework.memory.procedural import load_procedures
+from framework.memory.recall import Recalled
 from framework.memory.records import MemoryEntry
 from framework.memory.working import ConversationLine, ToolRecord
 from framework.prompts import render

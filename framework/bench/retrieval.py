@@ -25,7 +25,8 @@ from typing import Any
 
 from framework.embeddings import Embedder, resolve_embedder
 from framework.memory.database import migrate, open_engine
-from framework.memory.longterm import LongTermMemory, RecallQuery
+from framework.memory.longterm import LongTermMemory
+from framework.memory.recall import RecallQuery
 from framework.memory.records import MemoryEntry
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}

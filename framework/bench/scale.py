@@ -26,7 +26,8 @@ import numpy as np
 
 from framework.embeddings import Embedder, resolve_embedder
 from framework.memory.database import migrate, open_engine
-from framework.memory.longterm import LongTermMemory, RecallQuery
+from framework.memory.longterm import LongTermMemory
+from framework.memory.recall import RecallQuery
 from framework.memory.records import MemoryEntry
 
 BATCH = 10_000  # memories per add_many call: one transaction, bounded memory

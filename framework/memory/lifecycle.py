@@ -22,8 +22,7 @@ from sqlalchemy import Connection, Engine
 from framework.embeddings import Embedder
 from framework.memory.backends import backend_for, execute
 from framework.memory.database import set_meta
-from framework.memory.longterm import _when
-from framework.memory.records import utcnow
+from framework.memory.records import as_utc, utcnow
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ class ForgettingCycle:
             for user, mid, confidence, used in stale:
                 if mid in report.expired:
                     continue
-                idle = (now - (_when(used) or now)).days - p.unused_after_days
+                idle = (now - (as_utc(used) or now)).days - p.unused_after_days
                 # decay from where the last cycle left it: the idle time is measured from last use,
                 # so each cycle applies only the idle days since the previous one (tracked in meta)
                 factor = 0.5 ** (max(0.0, min(idle, self._days_since_last(conn, now))) / p.half_life_days)
@@ -153,7 +152,7 @@ class ForgettingCycle:
         row = conn.exec_driver_sql("SELECT value FROM store_meta WHERE key = 'last_forgetting_cycle'").first()
         if row is None:
             return float("inf")
-        last = _when(row[0]) or now
+        last = as_utc(row[0]) or now
         return max(0.0, (now - last).total_seconds() / 86_400)
 
 

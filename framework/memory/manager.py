@@ -13,8 +13,9 @@ from framework.memory.candidates import Extraction, MemoryCandidate
 from framework.memory.context import ContextWindow, TokenCounter
 from framework.memory.curation import Curator, Judge
 from framework.memory.database import migrate, open_engine
-from framework.memory.longterm import LongTermMemory, RankWeights, RecallQuery
+from framework.memory.longterm import LongTermMemory
 from framework.memory.procedural import ProceduralMemory, Procedures
+from framework.memory.recall import RankWeights, RecallQuery
 from framework.memory.records import MemoryEntry, MemorySource, MemoryType
 from framework.memory.sensitive import redact, sensitive_values
 from framework.memory.working import WorkingState, WorkingStore, open_working_memory

@@ -1,0 +1,303 @@
+"""Hybrid recall that explains itself: vector and lexical candidates, fused; context and time;
+hard filters; a weighted composite rank.
+
+Vector (sqlite-vec or pgvector, one user's rows) and lexical (FTS5 BM25 or Postgres full-text)
+candidates are normalised and fused; a memory also inherits part of the match of the memories
+written next to it in the same session (its context), and gains when it was written in a period
+the query names. Hard filters follow (user, status, validity, confidence, type, tags), each drop
+recorded with its reason, then the composite rank (relevance, confidence, recency, access
+frequency, task relevance) with configurable weights. A signal that could not run is a warning.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine
+
+from framework.memory.backends import backend_for, execute
+from framework.memory.records import MemoryEntry, MemoryStatus, as_utc, stored_tags, utcnow
+from framework.memory.relevance import decisiveness, normalise, written_in
+from framework.memory.relevance import periods as named_periods
+from framework.memory.relevance import terms as search_terms
+
+# Context reaches the memories written up to _CONTEXT_REACH places before or after a memory in
+# its session, each place further inheriting half as much. The n-th memory before (after) memory c
+# is looked for among the _CONTEXT_WINDOW rows before (after) it by id; `plain` (SQLite's unary +)
+# keeps the planner on that id range rather than an index on user_id or status.
+_CONTEXT_REACH = 2
+_CONTEXT_DECAY = 0.5
+_CONTEXT_WINDOW = 64
+_ADJACENT = (
+    "(SELECT m.id FROM memory m WHERE m.id {cmp} c.id AND m.id {bound} {window} "
+    "AND {plain}m.user_id = c.user_id AND m.session_id = c.session_id AND {plain}m.status = 'active' "
+    "ORDER BY m.id {order} LIMIT 1 OFFSET {offset})"
+)
+
+
+def _neighbours(plain: str) -> str:
+    """The select list of the ids next to memory c, nearest first, before and after in turn."""
+    return ", ".join(
+        _ADJACENT.format(
+            cmp=cmp, bound=bound, window=_CONTEXT_WINDOW, order=order, offset=offset, plain=plain
+        )
+        for offset in range(_CONTEXT_REACH)
+        for cmp, bound, order in (("<", ">= c.id -", "DESC"), (">", "<= c.id +", "ASC"))
+    )
+
+
+# The most context can add to a memory's direct match (before the `context` weight).
+_CONTEXT_MAX = sum(_CONTEXT_DECAY**place for place in range(_CONTEXT_REACH))
+
+
+@dataclass(frozen=True)
+class RankWeights:
+    relevance: float = 0.6
+    confidence: float = 0.2
+    recency: float = 0.1
+    frequency: float = 0.05
+    task: float = 0.05
+    recency_half_life_days: float = 30.0
+    # A vector neighbour less similar than this is not a candidate: nearest is not always near.
+    min_similarity: float = 0.25
+    # What relevance is made of. The direct match is a convex combination of the normalised
+    # lexical and vector scores; `lexical_share` is the lexical part before each query shifts it
+    # towards the signal that is surer of its answer (equal by default).
+    lexical_share: float = 0.5
+    # A memory inherits this share of the direct match of the memory written just before or after
+    # it in the same session (half that from two places away): a reply is found through the
+    # question it answers. 0 turns it off.
+    context: float = 0.5
+    # Added when the query names a period ("on 3 May, 2023", "in June") in which the memory was
+    # written (or up to a week before: things are told after they happen). 0 turns it off.
+    time: float = 0.5
+
+
+@dataclass
+class RecallQuery:
+    user_id: str
+    text: str
+    limit: int = 8
+    min_confidence: float = 0.0
+    types: tuple[str, ...] | None = None
+    tags: tuple[str, ...] | None = None
+    task_tags: tuple[str, ...] = ()
+    candidates: int = 30  # per signal
+
+
+@dataclass
+class Recalled:
+    """One memory returned by recall, with every signal that placed it."""
+
+    memory: MemoryEntry
+    score: float
+    signals: dict[str, float]  # the composite rank's signals, each 0..1
+    via: str  # the retrievers that found it: "vector", "lexical", "lexical+vector" or "context"
+    # What `signals["relevance"]` is made of (the parts add up to it): "lexical" and "vector"
+    # (each signal's normalised score, weighted by its share for this query), "context" (what it
+    # inherits from the memories written next to it) and, when the query names a period, "time"
+    # (more than 0 if the memory was written in it).
+    relevance_parts: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RecallResult:
+    items: list[Recalled]
+    dropped: dict[int, str] = field(default_factory=dict)  # memory id -> filter that dropped it
+    candidates: dict[str, int] = field(default_factory=dict)  # signal -> candidate count
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Match:
+    """How well candidates match a query directly: each signal normalised, and fused."""
+
+    vector: dict[int, float]
+    lexical: dict[int, float]
+    lexical_share: float = 0.5  # for this query
+    direct: dict[int, float] = field(default_factory=dict)
+
+
+class HybridRecall:
+    """Recall over one store: `load(user_id, ids)` gives whole entries for what is returned."""
+
+    def __init__(
+        self, engine: Engine, weights: RankWeights, load: Callable[[str, list[int]], list[MemoryEntry]]
+    ) -> None:
+        self.engine = engine
+        self.backend = backend_for(engine)
+        self.weights = weights
+        self.load = load
+        self._neighbours = _neighbours(self.backend.plain_column)
+
+    def recall(self, query: RecallQuery, vector: list[float] | None) -> RecallResult:
+        """The user's memories that best match `query`, ranked, each with what placed it; what
+        the hard filters or the limit dropped; and a warning for a signal that could not run."""
+        result = RecallResult(items=[])
+        w = self.weights
+        terms = search_terms(query.text)
+        if vector is None:
+            result.warnings.append("vector signal skipped: no query embedding")
+        if not terms:
+            result.warnings.append("lexical signal skipped: no searchable words in the query")
+        with self.engine.connect() as conn:
+            match = self._direct(conn, query, terms, vector)
+            result.candidates = {"vector": len(match.vector), "lexical": len(match.lexical)}
+            if not match.direct:
+                return result
+            context: dict[int, float] = {}
+            if w.context:
+                # Context flows from the best direct matches only (as many as the limit): a weak
+                # match's neighbours would not reach the top, and each costs a row to rank.
+                best = sorted(match.direct, key=match.direct.__getitem__, reverse=True)[: query.limit]
+                context = self._context(conn, query.user_id, {m: match.direct[m] for m in best})
+            result.candidates["context"] = len(context.keys() - match.direct.keys())
+            # Filter and rank on a few columns; load whole entries only for what is returned.
+            ids = list(match.direct.keys() | context.keys())
+            rows = execute(
+                conn,
+                "SELECT id, status, valid_until, confidence, memory_type, tags, created_at, access_count "
+                f"FROM memory WHERE user_id = ? AND id IN ({','.join('?' * len(ids))})",
+                (query.user_id, *ids),
+            ).fetchall()
+        periods = named_periods(query.text) if w.time else []
+        scale = 1.0 + w.context * _CONTEXT_MAX + (w.time if periods else 0.0)  # relevance within 0..1
+        now = utcnow()
+        max_access = max((r[7] for r in rows), default=0)
+        task_tags = set(query.task_tags)
+        # (score, id, relevance, confidence, recency, frequency, task, context, time); the
+        # explanation's dicts are built for the returned few only.
+        ranked: list[tuple[float, int, float, float, float, float, float, float, float]] = []
+        for mid, status, valid_until, confidence, memory_type, tags_json, created, access in rows:
+            tags = set(stored_tags(tags_json))
+            reason = _drop_reason(query, status, as_utc(valid_until), confidence, memory_type, tags, now)
+            if reason:
+                result.dropped[mid] = reason
+                continue
+            written = as_utc(created) or now
+            in_context = context.get(mid, 0.0)
+            in_time = 1.0 if periods and written_in(written, periods) else 0.0
+            relevance = (
+                match.direct.get(mid, 0.0) + w.context * _CONTEXT_MAX * in_context + w.time * in_time
+            ) / scale
+            age_days = max(0.0, (now - written).total_seconds() / 86_400)
+            recency = 0.5 ** (age_days / w.recency_half_life_days)
+            frequency = math.log1p(access) / math.log1p(max_access) if max_access else 0.0
+            task = 1.0 if task_tags & tags else 0.0
+            score = (
+                w.relevance * relevance
+                + w.confidence * confidence
+                + w.recency * recency
+                + w.frequency * frequency
+                + w.task * task
+            )
+            ranked.append((score, mid, relevance, confidence, recency, frequency, task, in_context, in_time))
+        ranked.sort(key=lambda r: (-r[0], r[1]))
+        top, rest = ranked[: query.limit], ranked[query.limit :]
+        for row in rest:
+            result.dropped[row[1]] = f"below top {query.limit}"
+        entries = {e.id: e for e in self.load(query.user_id, [row[1] for row in top])}
+        for score, mid, relevance, confidence, recency, frequency, task, in_context, in_time in top:
+            if mid not in entries:  # deleted meanwhile
+                continue
+            signals = {
+                "relevance": relevance,
+                "confidence": confidence,
+                "recency": recency,
+                "frequency": frequency,
+                "task": task,
+            }
+            parts = {
+                "lexical": match.lexical_share * match.lexical.get(mid, 0.0) / scale,
+                "vector": (1.0 - match.lexical_share) * match.vector.get(mid, 0.0) / scale,
+                "context": w.context * _CONTEXT_MAX * in_context / scale,
+            }
+            if periods:
+                parts["time"] = w.time * in_time / scale
+            found_by = (("lexical", match.lexical), ("vector", match.vector))
+            via = "+".join(name for name, hits in found_by if mid in hits)
+            result.items.append(Recalled(entries[mid], score, signals, via or "context", parts))
+        return result
+
+    def _direct(
+        self, conn: Connection, query: RecallQuery, terms: list[str], vector: list[float] | None
+    ) -> _Match:
+        """Vector and lexical candidates, each signal normalised to 0..1, and their fusion: a
+        convex combination of the normalised scores (Bruch et al., 2023, found it more robust
+        than reciprocal-rank fusion, which throws the scores away)."""
+        floor = self.weights.min_similarity
+        vec_hits = [
+            (mid, 1.0 - dist)
+            for mid, dist in (
+                self.backend.nearest(conn, query.user_id, vector, query.candidates)
+                if vector is not None
+                else []
+            )
+            if 1.0 - dist >= floor
+        ]
+        lex_hits = self.backend.lexical(conn, query.user_id, terms, query.candidates)
+        match = _Match(
+            vector=normalise(vec_hits, query.candidates, floor),
+            lexical=normalise(lex_hits, query.candidates, 0.0),
+        )
+        # How far a signal's best stands out from the rest of its top ten says how sure the signal
+        # is for this query (a score-distribution query-performance predictor): the shares follow
+        # it from the configured prior. A signal that could not run or found nothing is not sure.
+        prior = self.weights.lexical_share
+        lexical = prior * decisiveness(match.lexical)
+        vectors = (1.0 - prior) * decisiveness(match.vector)
+        share = match.lexical_share = lexical / (lexical + vectors) if lexical + vectors else prior
+        for mid, value in match.lexical.items():
+            match.direct[mid] = share * value
+        for mid, value in match.vector.items():
+            match.direct[mid] = match.direct.get(mid, 0.0) + (1.0 - share) * value
+        return match
+
+    def _context(self, conn: Connection, user_id: str, direct: dict[int, float]) -> dict[int, float]:
+        """The context each memory near a candidate in the same session inherits, 0..1: at each
+        distance the best direct match of a candidate there, discounted by the distance, summed
+        over distances. Memories without a session have no context. One statement; each lookup
+        walks a few rows by id."""
+        ids = list(direct)
+        rows = execute(
+            conn,
+            f"SELECT c.id, {self._neighbours} FROM memory c "
+            f"WHERE c.user_id = ? AND c.session_id IS NOT NULL AND c.id IN ({','.join('?' * len(ids))})",
+            (user_id, *ids),
+        ).fetchall()
+        best: dict[tuple[int, int], float] = {}  # (memory, places away) -> best direct match there
+        for mid, *near in rows:
+            for i, neighbour in enumerate(near):
+                key = (neighbour, i // 2)
+                if neighbour is not None and direct[mid] > best.get(key, 0.0):
+                    best[key] = direct[mid]
+        context: dict[int, float] = {}
+        for (neighbour, place), value in best.items():
+            context[neighbour] = context.get(neighbour, 0.0) + value * _CONTEXT_DECAY**place / _CONTEXT_MAX
+        return context
+
+
+def _drop_reason(
+    query: RecallQuery,
+    status: str,
+    valid_until: datetime | None,
+    confidence: float,
+    memory_type: str,
+    tags: set[str],
+    now: datetime,
+) -> str | None:
+    """The hard filter that drops a candidate, or None if it passes them all."""
+    if status != MemoryStatus.active.value:
+        return f"status {status}"
+    if valid_until is not None and valid_until <= now:
+        return "expired"
+    if confidence < query.min_confidence:
+        return f"confidence {confidence:.2f} < {query.min_confidence:.2f}"
+    if query.types is not None and memory_type not in query.types:
+        return f"type {memory_type}"
+    if query.tags is not None and not set(query.tags) & tags:
+        return "tags"
+    return None
