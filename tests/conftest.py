@@ -60,15 +60,20 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def database_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
+def database_url(backend: str, request: pytest.FixtureRequest) -> str | None:
     """The store's URL: None for SQLite (the file in FRAMEWORK_HOME), else a fresh PostgreSQL
     database, dropped after the test."""
     if backend == "sqlite":
-        yield None
-        return
+        return None
+    return str(request.getfixturevalue("postgres_database"))
+
+
+@pytest.fixture
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database on the session's server, dropped after the test."""
     from sqlalchemy import create_engine
 
-    admin_url: str = request.getfixturevalue("postgres_server")
+    admin_url = postgres_server
     name = f"test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(
         admin_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from framework.bench.scale import measure, measure_one
@@ -74,3 +75,31 @@ def test_scale_command_json() -> None:
         "peak_rss_mb",
     }
     assert (row["memories"], row["users"]) == (300, 2)
+
+
+def test_scale_on_postgresql_writes_every_row_and_leaves_the_database_empty(
+    postgres_database: str,
+) -> None:
+    from framework.bench.scale import _STORE_TABLES
+
+    r = measure_one(1_200, users=3, queries=10, batch=500, database_url=postgres_database)
+    assert (r["memories"], r["users"]) == (1_200, 3)
+    assert r["ingest_per_s"] > 0 and 0 < r["recall_p50_ms"] <= r["recall_p95_ms"] and r["db_bytes"] > 0
+    engine = open_engine(postgres_database)
+    with engine.connect() as conn:
+        left = conn.exec_driver_sql(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).scalar()
+    engine.dispose()
+    assert left == 0 and len(_STORE_TABLES) == 7
+
+
+def test_scale_refuses_a_database_that_holds_a_store(postgres_database: str) -> None:
+    from framework.errors import ConfigurationError
+    from framework.memory.database import migrate
+
+    engine = open_engine(postgres_database)
+    migrate(engine, "hash-384", 384)
+    engine.dispose()
+    with pytest.raises(ConfigurationError, match="already holds a memory store"):
+        measure_one(100, database_url=postgres_database)

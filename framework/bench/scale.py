@@ -10,6 +10,9 @@ are spread through the table as a multi-tenant store's are. Each query is a few 
 the user's memories with a vector near that memory's (as a real embedder's would be); the query
 embedding is timed apart (`query_embed_ms`) with the configured embedder on the query texts.
 Peak RSS is the process's peak so far (ru_maxrss): with several sizes, run smallest first.
+
+With `database_url` (postgresql://...) each size is measured in that database instead, which must
+hold no store yet; its tables are dropped after each size. Its size is pg_database_size.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import Engine
 
 from framework.embeddings import Embedder, resolve_embedder
+from framework.errors import ConfigurationError
 from framework.memory.database import migrate, open_engine
 from framework.memory.longterm import LongTermMemory
 from framework.memory.recall import RecallQuery
@@ -76,8 +81,10 @@ def measure_one(
     batch: int = BATCH,
     seed: int = 0,
     keep: Path | None = None,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
-    """One size; `keep` (a directory) leaves the database there instead of a temporary one."""
+    """One size; `keep` (a directory) leaves the SQLite database there instead of a temporary one;
+    `database_url` measures in that (empty) database instead of a SQLite file."""
     if memories < 1 or users < 1:
         raise ValueError("memories and users must be at least 1")
     model = resolve_embedder(embedder)
@@ -94,7 +101,7 @@ def measure_one(
 
     with tempfile.TemporaryDirectory(prefix="framework-scale-") as tmp:
         path = (keep or Path(tmp)) / "memory.db"
-        engine = open_engine(f"sqlite:///{path}")
+        engine = _empty_store(database_url) if database_url else open_engine(f"sqlite:///{path}")
         migrate(engine, model.name, dim)
         store = LongTermMemory(engine)
         ingest_s = 0.0
@@ -142,7 +149,14 @@ def measure_one(
             model.embed([text])
             if n >= warmup:
                 embed_ms.append((time.perf_counter() - began) * 1000)
-        db_bytes = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+        if database_url:
+            with engine.begin() as conn:
+                db_bytes = int(
+                    conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one()
+                )
+                conn.exec_driver_sql(f"DROP TABLE {', '.join(_STORE_TABLES)}")
+        else:
+            db_bytes = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
         engine.dispose()
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -160,11 +174,45 @@ def measure_one(
     }
 
 
+_STORE_TABLES = (
+    "memory",
+    "memory_vec",
+    "memory_fts",
+    "audit",
+    "store_meta",
+    "pending_write",
+    "user_settings",
+)
+
+
+def _empty_store(url: str) -> Engine:
+    """An engine on `url` after checking that no memory store is there: the bench writes into it
+    and drops the store's tables afterwards."""
+    engine = open_engine(url)
+    with engine.connect() as conn:
+        found = conn.exec_driver_sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            f"AND table_name IN ({', '.join(repr(t) for t in _STORE_TABLES)})"
+        ).fetchall()
+    if found:
+        engine.dispose()
+        raise ConfigurationError(
+            f"--database-url {url!r} already holds a memory store (tables {sorted(r[0] for r in found)}); "
+            "the scale bench writes and then drops its own: give it an empty database"
+        )
+    return engine
+
+
 def measure(
-    sizes: list[int], users: int = 1, embedder: str | Embedder = "hash", queries: int = 200
+    sizes: list[int],
+    users: int = 1,
+    embedder: str | Embedder = "hash",
+    queries: int = 200,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     model = resolve_embedder(embedder)
     return {
         "embedder": model.name,
-        "results": [measure_one(n, users, model, queries) for n in sorted(sizes)],
+        "database": "sqlite" if database_url is None else "postgresql",
+        "results": [measure_one(n, users, model, queries, database_url=database_url) for n in sorted(sizes)],
     }

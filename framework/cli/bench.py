@@ -122,11 +122,19 @@ def governance(as_json: bool) -> None:
     show_default=True,
     help="what times the query embedding (stored vectors are precomputed random unit vectors)",
 )
+@click.option(
+    "--database-url",
+    default=None,
+    help="measure in this empty PostgreSQL database (postgresql://...) instead of a temporary SQLite file",
+)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def scale(memories: str, users: int, queries: int, embedder: str, as_json: bool) -> None:
+def scale(
+    memories: str, users: int, queries: int, embedder: str, database_url: str | None, as_json: bool
+) -> None:
     """Ingest throughput (embedding excluded), recall p50/p95, size on disk and peak RSS of the
     long-term store with N memories over U users."""
     from framework.bench.scale import measure
+    from framework.errors import FrameworkError
 
     try:
         sizes = [int(n.replace("_", "")) for n in memories.split(",") if n.strip()]
@@ -134,11 +142,17 @@ def scale(memories: str, users: int, queries: int, embedder: str, as_json: bool)
         raise click.BadParameter(f"{memories!r}: expected sizes like 10000,100000") from exc
     if not sizes or min(sizes) < 1 or users < 1 or queries < 2:
         raise click.BadParameter("sizes and --users must be at least 1, --queries at least 2")
-    result = measure(sizes, users, embedder, queries)
+    try:
+        result = measure(sizes, users, embedder, queries, database_url)
+    except FrameworkError as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(result))
         return
-    click.echo(f"long-term store at scale over {users} user(s); query embedder {result['embedder']}:")
+    click.echo(
+        f"long-term store ({result['database']}) at scale over {users} user(s); "
+        f"query embedder {result['embedder']}:"
+    )
     click.echo(
         f"  {'memories':>10} {'ingest/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'embed ms':>9} "
         f"{'db MB':>8} {'RSS MB':>8}"

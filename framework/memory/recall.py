@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine
 
-from framework.memory.backends import backend_for, execute
+from framework.memory.backends import Backend, backend_for, execute
 from framework.memory.records import MemoryEntry, MemoryStatus, as_utc, stored_tags, utcnow
 from framework.memory.relevance import decisiveness, normalise, written_in
 from framework.memory.relevance import periods as named_periods
@@ -26,23 +26,29 @@ from framework.memory.relevance import terms as search_terms
 
 # Context reaches the memories written up to _CONTEXT_REACH places before or after a memory in
 # its session, each place further inheriting half as much. The n-th memory before (after) memory c
-# is looked for among the _CONTEXT_WINDOW rows before (after) it by id; `plain` (SQLite's unary +)
-# keeps the planner on that id range rather than an index on user_id or status.
+# is looked for among the _CONTEXT_WINDOW rows before (after) it by id; user_id and status are
+# compared unindexed so that the planner walks that id range, not an index of every user's row.
 _CONTEXT_REACH = 2
 _CONTEXT_DECAY = 0.5
 _CONTEXT_WINDOW = 64
 _ADJACENT = (
     "(SELECT m.id FROM memory m WHERE m.id {cmp} c.id AND m.id {bound} {window} "
-    "AND {plain}m.user_id = c.user_id AND m.session_id = c.session_id AND {plain}m.status = 'active' "
+    "AND {user} = c.user_id AND m.session_id = c.session_id AND {status} = 'active' "
     "ORDER BY m.id {order} LIMIT 1 OFFSET {offset})"
 )
 
 
-def _neighbours(plain: str) -> str:
+def _neighbours(backend: Backend) -> str:
     """The select list of the ids next to memory c, nearest first, before and after in turn."""
     return ", ".join(
         _ADJACENT.format(
-            cmp=cmp, bound=bound, window=_CONTEXT_WINDOW, order=order, offset=offset, plain=plain
+            cmp=cmp,
+            bound=bound,
+            window=_CONTEXT_WINDOW,
+            order=order,
+            offset=offset,
+            user=backend.unindexed("m.user_id"),
+            status=backend.unindexed("m.status"),
         )
         for offset in range(_CONTEXT_REACH)
         for cmp, bound, order in (("<", ">= c.id -", "DESC"), (">", "<= c.id +", "ASC"))
@@ -131,7 +137,7 @@ class HybridRecall:
         self.backend = backend_for(engine)
         self.weights = weights
         self.load = load
-        self._neighbours = _neighbours(self.backend.plain_column)
+        self._neighbours = _neighbours(self.backend)
 
     def recall(self, query: RecallQuery, vector: list[float] | None) -> RecallResult:
         """The user's memories that best match `query`, ranked, each with what placed it; what

@@ -30,10 +30,13 @@ class Backend:
     """One database's search indexes and SQL. Subclasses: SQLiteBackend, PostgresBackend."""
 
     name: str
-    # Written before `user_id = ...` in a correlated lookup, to keep a planner on the id range.
-    plain_column = ""
 
     def open(self, url: str) -> Engine:
+        raise NotImplementedError
+
+    def unindexed(self, column: str) -> str:
+        """`column` as an expression the planner will not look up in an index: a correlated lookup
+        of a memory's neighbours must walk the few rows of its id range, not every row of the user."""
         raise NotImplementedError
 
     def create_indexes(self, conn: Connection, dim: int) -> None:

@@ -29,6 +29,9 @@ def vector_literal(vector: Sequence[float]) -> str:
 class PostgresBackend(Backend):
     name = "postgresql"
 
+    def unindexed(self, column: str) -> str:
+        return f"({column} || '')"
+
     def open(self, url: str) -> Engine:
         try:
             import psycopg  # noqa: F401

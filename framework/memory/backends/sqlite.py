@@ -53,7 +53,9 @@ def _vector_table(dim: int) -> str:
 
 class SQLiteBackend(Backend):
     name = "sqlite"
-    plain_column = "+"  # unary plus: SQLite does not use an index on the column, keeps the rowid range
+
+    def unindexed(self, column: str) -> str:
+        return f"+{column}"  # unary plus
 
     def open(self, url: str) -> Engine:
         path = url.split("///", 1)[1] if "///" in url else ""
