@@ -172,3 +172,24 @@ def test_long_term_memory_alone_on_a_fresh_engine(tmp_path: Path, database_url: 
     assert [r.memory.id for r in store.recall(RecallQuery("ada", "tabs"), vector).items] == [memory.id]
     assert database_url or (tmp_path / "direct.db").is_file()
     engine.dispose()
+
+
+def test_recalls_are_logged_with_query_ids_scores_and_counts(mm: MemoryManager) -> None:
+    tea = add(mm, "ada", "Ada likes green tea")
+    add(mm, "ada", "Ada is allergic to tea tree oil", confidence=0.1)
+    mm.recall("ada", "s1", "which tea does Ada like")
+    [read] = [e for e in mm.long_term.history("ada") if e.operation == "read"]
+    assert read.detail["query"] == "which tea does Ada like"
+    assert tea.id in read.detail["ids"] and str(tea.id) in read.detail["scores"]
+    assert read.detail["counts"]["lexical"] == 2 and read.detail["counts"]["vector"] >= 1
+    assert set(read.detail["counts"]) == {"vector", "lexical", "context", "dropped"}
+
+
+def test_a_failing_vector_index_is_a_warning_and_words_still_answer(mm: MemoryManager) -> None:
+    tea = add(mm, "ada", "Ada likes green tea")
+    with mm.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE memory_vec")
+    result = recall(mm, "ada", "green tea")
+    assert [r.memory.id for r in result.items] == [tea.id] and result.items[0].via == "lexical"
+    [warning] = result.warnings
+    assert warning.startswith("vector signal failed, recall used the others: ") and "memory_vec" in warning

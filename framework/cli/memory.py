@@ -11,6 +11,7 @@ from framework.cli.options import common
 
 if TYPE_CHECKING:
     from framework.memory.manager import MemoryManager
+    from framework.memory.records import MemoryEntry
 
 
 def _manager(home: str | None, embedder: str | None) -> MemoryManager:
@@ -29,24 +30,123 @@ def memory() -> None:
     """Inspect and govern what is remembered, per user."""
 
 
+def _line(m: MemoryEntry) -> str:
+    extra = (
+        f" [{m.status}" + (f" → #{m.superseded_by}" if m.superseded_by else "") + "]"
+        if m.status != "active"
+        else ""
+    )
+    tags = f" {{{', '.join(m.tags)}}}" if m.tags else ""
+    return f"#{m.id} {m.memory_type} {m.confidence:.2f} {m.source}{extra}{tags}: {m.content}"
+
+
 @memory.command("list")
 @click.option("--user", required=True)
 @click.option("--all", "show_all", is_flag=True, help="include superseded and forgotten memories")
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    type=click.Choice(["fact", "preference", "outcome", "constraint"]),
+    help="only memories of this type (repeatable)",
+)
+@click.option("--tag", "tags", multiple=True, help="only memories with this tag (repeatable: any of them)")
 @common
-def list_(user: str, show_all: bool, home: str | None, embedder: str | None) -> None:
-    """The user's memories (active only unless --all)."""
+def list_(
+    user: str,
+    show_all: bool,
+    types: tuple[str, ...],
+    tags: tuple[str, ...],
+    home: str | None,
+    embedder: str | None,
+) -> None:
+    """Every one of the user's memories (active only unless --all), never truncated."""
     manager = _manager(home, embedder)
-    entries = manager.long_term.all_entries(user) if show_all else manager.long_term.active(user)
+    if show_all:
+        entries = [
+            m
+            for m in manager.long_term.all_entries(user)
+            if (not types or m.memory_type in types) and (not tags or set(tags) & set(m.tags))
+        ]
+    else:
+        entries = manager.long_term.active(user, types or None, tags or None)
     for m in entries:
-        extra = (
-            f" [{m.status}" + (f" → #{m.superseded_by}" if m.superseded_by else "") + "]"
-            if m.status != "active"
-            else ""
-        )
-        click.echo(f"#{m.id} {m.memory_type} {m.confidence:.2f} {m.source}{extra}: {m.content}")
+        click.echo(_line(m))
     if not entries:
-        click.echo(f"no memories for user {user!r}")
+        click.echo(f"no memories for user {user!r}" + (" matching the filters" if types or tags else ""))
     manager.close()
+
+
+@memory.command()
+@click.argument("memory_id", type=int)
+@click.option("--user", required=True)
+@common
+def show(memory_id: int, user: str, home: str | None, embedder: str | None) -> None:
+    """One memory by id, with every field and its audit trail."""
+    manager = _manager(home, embedder)
+    entry = manager.long_term.get(user, memory_id)
+    if entry is None:
+        manager.close()
+        raise click.ClickException(f"memory #{memory_id} not found for user {user!r}")
+    click.echo(_line(entry))
+    for name, value in entry.model_dump(exclude={"content", "embedder"}).items():
+        click.echo(f"  {name}: {value}")
+    for e in manager.long_term.history(user):
+        if e.memory_id == memory_id:
+            click.echo(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.operation} by {e.actor}: {e.reason}")
+    manager.close()
+
+
+@memory.command()
+@click.argument("query")
+@click.option("--user", required=True)
+@click.option("--limit", default=8, show_default=True)
+@click.option("--min-confidence", default=0.0, show_default=True)
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    type=click.Choice(["fact", "preference", "outcome", "constraint"]),
+    help="only memories of this type (repeatable)",
+)
+@click.option("--tag", "tags", multiple=True, help="only memories with one of these tags (repeatable)")
+@common
+def recall(
+    query: str,
+    user: str,
+    limit: int,
+    min_confidence: float,
+    types: tuple[str, ...],
+    tags: tuple[str, ...],
+    home: str | None,
+    embedder: str | None,
+) -> None:
+    """Run a recall and explain it: each result's signals, what each candidate signal found,
+    which candidates a filter dropped and why, and any signal that could not run. Read-only: it
+    is not recorded as an access."""
+    from framework.memory.recall import RecallQuery
+
+    manager = _manager(home, embedder)
+    vector = manager.embedder.embed([query])[0] if query.strip() else None
+    result = manager.long_term.recall(
+        RecallQuery(user, query, limit, min_confidence, types or None, tags or None), vector
+    )
+    manager.close()
+    click.echo(
+        "candidates: " + ", ".join(f"{k} {v}" for k, v in result.candidates.items())
+        if result.candidates
+        else "candidates: none"
+    )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}")
+    for n, r in enumerate(result.items, 1):
+        click.echo(f"{n}. {r.score:.3f} via {r.via}  {_line(r.memory)}")
+        click.echo("     " + "  ".join(f"{k} {v:.2f}" for k, v in r.signals.items()))
+        click.echo("     relevance = " + " + ".join(f"{k} {v:.2f}" for k, v in r.relevance_parts.items()))
+    for mid, reason in sorted(result.dropped.items()):
+        click.echo(f"dropped #{mid}: {reason}")
+    if not result.items:
+        click.echo(f"nothing recalled for user {user!r}")
 
 
 @memory.command()

@@ -275,14 +275,23 @@ class LongTermMemory:
             )
             s.commit()
 
-    def touch(self, user_id: str, ids: Iterable[int], query: str, scores: dict[int, float]) -> None:
+    def touch(
+        self,
+        user_id: str,
+        ids: Iterable[int],
+        query: str,
+        scores: dict[int, float],
+        counts: dict[str, int] | None = None,
+    ) -> None:
         """Record one recall: access stats for its ids and an audit 'read' row (query, ids,
-        scores). Recalls are written in batches of READ_BATCH, not one write per query; reads of
-        stats and audit (history, all_entries) and close() flush what is pending first."""
+        scores, and `counts`: candidates per signal, dropped by the filters). Recalls are written in
+        batches of READ_BATCH, not one write per query; reads of stats and audit (history,
+        all_entries) and close() flush what is pending first."""
         detail = {
             "query": redact(query)[:200],
             "ids": list(ids),
             "scores": {str(k): round(v, 4) for k, v in scores.items()},
+            "counts": counts or {},
         }
         self._reads.append((stamp(utcnow()), user_id, detail))
         if len(self._reads) >= READ_BATCH:
@@ -333,15 +342,23 @@ class LongTermMemory:
             select(MemoryEntry).where(MemoryEntry.user_id == user_id, MemoryEntry.id == memory_id)  # type: ignore[arg-type]
         ).first()
 
-    def active(self, user_id: str, types: Iterable[str] | None = None) -> list[MemoryEntry]:
-        """Structured retrieval: every active, unexpired memory of these types. Never truncated."""
+    def active(
+        self, user_id: str, types: Iterable[str] | None = None, tags: Iterable[str] | None = None
+    ) -> list[MemoryEntry]:
+        """Structured retrieval: every active, unexpired memory of these types (any type when None)
+        carrying any of these tags (when given). Never truncated."""
         where, params = "user_id = ? AND status = 'active'", [user_id]
         if types is not None:
             kinds = list(types)
             where += f" AND memory_type IN ({','.join('?' * len(kinds))})"
             params += kinds
+        wanted = set(tags) if tags is not None else None
         now = utcnow()
-        return [e for e in self._select(where, tuple(params)) if e.valid_until is None or e.valid_until > now]
+        return [
+            e
+            for e in self._select(where, tuple(params))
+            if (e.valid_until is None or e.valid_until > now) and (wanted is None or wanted & set(e.tags))
+        ]
 
     def history(self, user_id: str) -> list[AuditEvent]:
         self.flush_reads()

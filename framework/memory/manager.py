@@ -108,6 +108,7 @@ class MemoryManager:
             [i for i in used if i is not None],
             query,
             {r.memory.id: r.score for r in found.items if r.memory.id is not None},
+            {**found.candidates, "dropped": len(found.dropped)},
         )
         return Recollection(
             preferences=[m for m in always if m.memory_type == MemoryType.preference.value],

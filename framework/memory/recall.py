@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
+from framework.log import logger
 from framework.memory.backends import Backend, backend_for, execute
 from framework.memory.records import MemoryEntry, MemoryStatus, as_utc, stored_tags, utcnow
 from framework.memory.relevance import decisiveness, normalise, written_in
@@ -150,7 +152,7 @@ class HybridRecall:
         if not terms:
             result.warnings.append("lexical signal skipped: no searchable words in the query")
         with self.engine.connect() as conn:
-            match = self._direct(conn, query, terms, vector)
+            match = self._direct(conn, query, terms, vector, result.warnings)
             result.candidates = {"vector": len(match.vector), "lexical": len(match.lexical)}
             if not match.direct:
                 return result
@@ -229,22 +231,33 @@ class HybridRecall:
         return result
 
     def _direct(
-        self, conn: Connection, query: RecallQuery, terms: list[str], vector: list[float] | None
+        self,
+        conn: Connection,
+        query: RecallQuery,
+        terms: list[str],
+        vector: list[float] | None,
+        warnings: list[str],
     ) -> _Match:
         """Vector and lexical candidates, each signal normalised to 0..1, and their fusion: a
         convex combination of the normalised scores (Bruch et al., 2023, found it more robust
-        than reciprocal-rank fusion, which throws the scores away)."""
+        than reciprocal-rank fusion, which throws the scores away). A signal whose index fails
+        (missing, corrupt) adds a warning and no candidates; the other still runs."""
         floor = self.weights.min_similarity
-        vec_hits = [
-            (mid, 1.0 - dist)
-            for mid, dist in (
-                self.backend.nearest(conn, query.user_id, vector, query.candidates)
-                if vector is not None
-                else []
+        nearest: list[tuple[int, float]] = []
+        if vector is not None:
+            nearest = _signal(
+                "vector",
+                lambda: self.backend.nearest(conn, query.user_id, vector, query.candidates),
+                conn,
+                warnings,
             )
-            if 1.0 - dist >= floor
-        ]
-        lex_hits = self.backend.lexical(conn, query.user_id, terms, query.candidates)
+        vec_hits = [(mid, 1.0 - dist) for mid, dist in nearest if 1.0 - dist >= floor]
+        lex_hits = _signal(
+            "lexical",
+            lambda: self.backend.lexical(conn, query.user_id, terms, query.candidates),
+            conn,
+            warnings,
+        )
         match = _Match(
             vector=normalise(vec_hits, query.candidates, floor),
             lexical=normalise(lex_hits, query.candidates, 0.0),
@@ -284,6 +297,20 @@ class HybridRecall:
         for (neighbour, place), value in best.items():
             context[neighbour] = context.get(neighbour, 0.0) + value * _CONTEXT_DECAY**place / _CONTEXT_MAX
         return context
+
+
+def _signal(
+    name: str, search: Callable[[], list[tuple[int, float]]], conn: Connection, warnings: list[str]
+) -> list[tuple[int, float]]:
+    """One retrieval signal's hits, or none and a warning (also logged) when its index fails."""
+    try:
+        return search()
+    except DBAPIError as exc:
+        conn.rollback()  # a read: nothing is lost, and PostgreSQL can run the next statement
+        warning = f"{name} signal failed, recall used the others: {str(exc.orig).strip()}"
+        warnings.append(warning)
+        logger.warning("recall: %s", warning)
+        return []
 
 
 def _drop_reason(
