@@ -85,3 +85,27 @@ def test_a_failing_lexical_index_is_a_warning_and_vectors_still_answer(
     assert "warning: lexical signal failed, recall used the others: " in out
     assert "memory_fts" in out  # the database's own words say which index
     assert "1. " in out and "via vector" in out and "candidates: vector " in out
+
+
+def test_forget_hard_deletes_row_and_index_rows_and_audits_without_content(
+    home: Path,
+    raw_sql: Callable[..., list[tuple]],  # type: ignore[type-arg]
+) -> None:
+    ids = fill(home)
+    guess = ids["Ada might prefer paper invoices"]
+    other = ids["Invoice 3 was paid by card"]
+    assert cli("forget", str(other), "--user", "ada") == f"forgot #{other}\n"  # soft first
+    assert (
+        cli("forget", str(other), "--user", "ada", "--hard", "--reason", "asked twice")
+        == f"deleted #{other}\n"
+    )
+    assert cli("forget", str(guess), "--user", "ada", "--hard") == f"deleted #{guess}\n"
+    for table, key in (("memory", "id"), ("memory_vec", "rowid"), ("memory_fts", "rowid")):
+        assert raw_sql(f"SELECT {key} FROM {table} WHERE {key} IN (?, ?)", guess, other) == []
+    deletes = raw_sql("SELECT memory_id, actor, reason FROM audit WHERE operation = 'delete' ORDER BY id")
+    assert deletes == [(other, "user", "asked twice"), (guess, "user", "forgotten on request (CLI)")]
+    audit_text = " ".join(str(r) for r in raw_sql("SELECT reason, detail FROM audit"))
+    assert "paper invoices" not in audit_text
+    again = CliRunner().invoke(main, ["memory", "forget", str(guess), "--user", "ada", "--hard"])
+    assert again.exit_code != 0 and f"no memory #{guess}" in again.output
+    assert len(cli("list", "--user", "ada").splitlines()) == 20

@@ -175,17 +175,29 @@ def export(user: str, home: str | None, embedder: str | None) -> None:
 @click.argument("memory_id", type=int)
 @click.option("--user", required=True)
 @click.option("--reason", default="forgotten on request (CLI)", show_default=True)
+@click.option(
+    "--hard",
+    is_flag=True,
+    help="delete it for good now (row and index rows), instead of soft-forgetting it",
+)
 @common
-def forget(memory_id: int, user: str, reason: str, home: str | None, embedder: str | None) -> None:
-    """Forget one memory: never recalled again, the reason kept in the audit."""
+def forget(
+    memory_id: int, user: str, reason: str, hard: bool, home: str | None, embedder: str | None
+) -> None:
+    """Forget one memory: never recalled again, the reason kept in the audit. --hard deletes it
+    (any status) at once instead of after the forgetting cycle's grace period."""
     manager = _manager(home, embedder)
-    done = manager.long_term.forget(user, memory_id, actor="user", reason=reason)
+    if hard:
+        done = manager.long_term.delete(user, memory_id, actor="user", reason=reason)
+    else:
+        done = manager.long_term.forget(user, memory_id, actor="user", reason=reason)
     manager.close()
     if not done:
+        which = "memory" if hard else "active memory"
         raise click.ClickException(
-            f"user {user!r} has no active memory #{memory_id} (see `framework memory list --user {user}`)"
+            f"user {user!r} has no {which} #{memory_id} (see `framework memory list --all --user {user}`)"
         )
-    click.echo(f"forgot #{memory_id}")
+    click.echo(f"{'deleted' if hard else 'forgot'} #{memory_id}")
 
 
 @memory.command("delete-user")

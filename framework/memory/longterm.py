@@ -384,6 +384,26 @@ class LongTermMemory:
         """The user's memories that best match `query`, ranked and explained (see recall.py)."""
         return self.retrieval.recall(query, vector)
 
+    def delete(self, user_id: str, memory_id: int, *, actor: str, reason: str) -> bool:
+        """Hard-delete one memory, whatever its status: its row and both index rows are gone, and
+        the audit keeps that it was deleted, by whom and why (never its content)."""
+        self.flush_reads()
+        with self.engine.begin() as conn:
+            found = execute(
+                conn, "SELECT id FROM memory WHERE user_id = ? AND id = ?", (user_id, memory_id)
+            ).first()
+            if found is None:
+                return False
+            self.backend.unindex(conn, [memory_id])
+            execute(conn, "DELETE FROM memory WHERE user_id = ? AND id = ?", (user_id, memory_id))
+            execute(
+                conn,
+                "INSERT INTO audit (at, user_id, memory_id, operation, actor, reason, detail) "
+                "VALUES (?, ?, ?, 'delete', ?, ?, '{}')",
+                (stamp(utcnow()), user_id, memory_id, actor, redact(reason)),
+            )
+        return True
+
     def delete_user(self, user_id: str) -> int:
         """Right to be forgotten: every memory, vector, lexical row and audit row of the user."""
         self.flush_reads()
