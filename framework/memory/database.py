@@ -41,10 +41,15 @@ def migration_003_lexical_owner(conn: Connection, dim: int) -> None:
     backend_for(conn).scope_lexical_by_user(conn)
 
 
+def migration_004_striped_vectors(conn: Connection, dim: int) -> None:
+    backend_for(conn).stripe_vectors(conn, dim)
+
+
 MIGRATIONS: list[Callable[[Connection, int], None]] = [
     migration_001_initial,
     migration_002_pending_and_consent,
     migration_003_lexical_owner,
+    migration_004_striped_vectors,
 ]
 
 

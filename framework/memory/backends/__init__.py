@@ -47,6 +47,10 @@ class Backend:
         """Schema version 3: a lexical search looks at one user's rows only."""
         raise NotImplementedError
 
+    def stripe_vectors(self, conn: Connection, dim: int) -> None:
+        """Schema version 4: the vector index as the backend searches it now."""
+        raise NotImplementedError
+
     def recreate_vectors(self, conn: Connection, dim: int) -> None:
         """Drop the vector index and make an empty one of `dim` dimensions (re-embedding)."""
         raise NotImplementedError

@@ -68,6 +68,9 @@ class PostgresBackend(Backend):
     def scope_lexical_by_user(self, conn: Connection) -> None:
         """Nothing to do: the lexical table has a user_id column with its own index from the start."""
 
+    def stripe_vectors(self, conn: Connection, dim: int) -> None:
+        """Nothing to do: pgvector's exact scan of one user's rows needs no second index."""
+
     def recreate_vectors(self, conn: Connection, dim: int) -> None:
         conn.exec_driver_sql("DROP TABLE IF EXISTS memory_vec")
         conn.exec_driver_sql(

@@ -1,0 +1,113 @@
+"""SQLite's vector index: exact for most users, striped sign bits + exact rescoring for a user
+with more than EXACT_UP_TO memories; either way scoped to one user, and never returning what was
+forgotten. EXACT_UP_TO is lowered here so that a few hundred memories take the large-user paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from framework.embeddings import HashEmbedder
+from framework.memory import database
+from framework.memory.backends import sqlite as sqlite_backend
+from framework.memory.longterm import LongTermMemory
+from framework.memory.recall import RecallQuery
+from framework.memory.records import MemoryEntry
+
+DIM = 384
+
+
+def clustered(n: int, seed: int) -> np.ndarray:
+    """Unit vectors around 12 centres: neighbours that are near, as real embeddings have (sign
+    bits of random vectors tell near from far poorly: the worst case, not the usual one)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((12, DIM))
+    vectors = centres[rng.integers(0, 12, n)] + 0.7 * rng.standard_normal((n, DIM))
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LongTermMemory:
+    engine = database.open_engine(f"sqlite:///{tmp_path / 'memory.db'}")
+    database.migrate(engine, f"test-{DIM}", DIM)
+    return LongTermMemory(engine)
+
+
+def fill(store: LongTermMemory, user: str, vectors: np.ndarray) -> list[int]:
+    entries = [MemoryEntry(user_id=user, content=f"{user} memory {i}") for i in range(len(vectors))]
+    return [e.id or 0 for e in store.add_many(entries, vectors.tolist())]
+
+
+@pytest.mark.parametrize("exact_up_to", [2048, 50])  # every user small; "ada" large
+def test_nearest_is_close_to_exact_and_scoped_to_the_user(
+    store: LongTermMemory, monkeypatch: pytest.MonkeyPatch, exact_up_to: int
+) -> None:
+    monkeypatch.setattr(sqlite_backend, "EXACT_UP_TO", exact_up_to)
+    ada_vectors, bob_vectors = clustered(600, 1), clustered(600, 2)
+    ada, bob = fill(store, "ada", ada_vectors), fill(store, "bob", bob_vectors)
+    queries = clustered(40, 3)
+    overlap = []
+    with store.engine.connect() as conn:
+        for q in queries:
+            got = store.backend.nearest(conn, "ada", q.tolist(), 10)
+            exact = {ada[i] for i in np.argsort(-(ada_vectors @ q))[:10]}
+            overlap.append(len(exact & {mid for mid, _ in got}) / 10)
+            assert len(got) == 10 and {mid for mid, _ in got} <= set(ada)
+            distances = [d for _, d in got]
+            assert distances == sorted(distances)  # exact cosine, nearest first
+        own = store.backend.nearest(conn, "bob", bob_vectors[7].tolist(), 5)
+    assert own[0] == (bob[7], pytest.approx(0.0, abs=1e-5))
+    assert np.mean(overlap) == 1.0 if exact_up_to == 2048 else np.mean(overlap) >= 0.9
+
+
+def test_a_large_user_never_gets_back_what_was_forgotten(
+    store: LongTermMemory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_backend, "EXACT_UP_TO", 50)
+    vectors = clustered(300, 4)
+    ids = fill(store, "ada", vectors)
+    fill(store, "bob", vectors)  # the same vectors and texts: only the user tells them apart
+    assert store.forget("ada", ids[5], actor="user", reason="test")
+    with store.engine.connect() as conn:
+        assert ids[5] not in {mid for mid, _ in store.backend.nearest(conn, "ada", vectors[5].tolist(), 30)}
+    found = store.recall(RecallQuery("ada", "ada memory 5"), vectors[5].tolist())
+    assert ids[5] in found.dropped or ids[5] not in {r.memory.id for r in found.items}
+    assert {r.memory.user_id for r in found.items} == {"ada"}
+    lexical = store.recall(RecallQuery("ada", "memory"), None)  # the large user's lexical path
+    assert lexical.items and {r.memory.user_id for r in lexical.items} == {"ada"}
+    with store.engine.connect() as conn:
+        bits = conn.exec_driver_sql("SELECT count(*) FROM memory_vec_bits WHERE rowid = ?", (ids[5],))
+        assert bits.scalar() == 0
+
+
+def test_a_schema_3_store_keeps_its_vectors_through_the_striping_migration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedder = HashEmbedder(DIM)
+    engine = database.open_engine(f"sqlite:///{tmp_path / 'memory.db'}")
+    monkeypatch.setattr(database, "MIGRATIONS", database.MIGRATIONS[:3])  # as version 3 left it
+    database.migrate(engine, embedder.name, DIM)
+    texts = ["Ada plays the cello", "Ada sings alto", "Bob plays the cello"]
+    with engine.begin() as conn:
+        for mid, text in enumerate(texts, 1):
+            user = text.split()[0].lower()
+            conn.exec_driver_sql(
+                "INSERT INTO memory (id, user_id, content, memory_type, confidence, source, status, "
+                "created_at, access_count, tags) VALUES (?, ?, ?, 'fact', 0.9, 'explicit', 'active', "
+                "'2026-01-01 00:00:00.000000', 0, '[]')",
+                (mid, user, text),
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO memory_vec(rowid, user_id, embedding) VALUES (?, ?, ?)",
+                (mid, user, sqlite_backend.pack(embedder.embed([text])[0])),
+            )
+    monkeypatch.undo()
+    database.migrate(engine, embedder.name, DIM)
+    store = LongTermMemory(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM memory_vec_bits").scalar() == 3
+        nearest = store.backend.nearest(conn, "ada", embedder.embed(["Ada sings alto"])[0], 5)
+    assert [mid for mid, _ in nearest][0] == 2 and {mid for mid, _ in nearest} == {1, 2}
+    engine.dispose()
