@@ -19,6 +19,7 @@ from framework.memory.database import migrate, open_engine
 from framework.memory.longterm import LongTermMemory
 from framework.memory.recall import RecallQuery, RecallResult
 from framework.memory.records import MemoryEntry
+from framework.memory.relevance import periods, told_of, written_in
 
 FIGURES = {"any@1", "any@5", "any@10", "all@1", "all@5", "all@10"}
 CATEGORIES = {"multi-hop", "temporal", "open-domain", "single-hop"}
@@ -192,6 +193,27 @@ def test_a_period_named_in_the_query_favours_memories_written_in_it(store: LongT
         assert 0.0 <= top.signals["relevance"] <= 1.0
         assert sum(top.relevance_parts.values()) == pytest.approx(top.signals["relevance"])
     assert "time" not in ask(store, "Where did Ada go hiking?").items[0].relevance_parts
+
+
+def test_a_memory_said_by_or_about_whom_the_query_names_gains(store: LongTermMemory) -> None:
+    bob, ada = remember(store, ["Bob: we went hiking", "Ada: we went hiking"], session=None)
+    result = ask(store, "Where did Ada go hiking?")
+    found = {r.memory.id: r for r in result.items}
+    assert result.items[0].memory.id == ada
+    assert found[ada].relevance_parts["subject"] > 0 and found[bob].relevance_parts["subject"] == 0
+    assert sum(found[ada].relevance_parts.values()) == pytest.approx(found[ada].signals["relevance"])
+
+
+def test_a_memory_speaks_of_an_earlier_period() -> None:
+    written = datetime(2023, 4, 10, 9, 0, tzinfo=UTC)
+    assert told_of(written, "We went to a convention last month") == [
+        (datetime(2023, 3, 1, tzinfo=UTC), datetime(2023, 4, 1, tzinfo=UTC))
+    ]
+    assert written_in(written, periods("in March 2023"), "We went to a convention last month")
+    assert written_in(written, periods("in 2022"), "I took that trip two years ago") is False
+    assert written_in(written, periods("in 2021"), "I took that trip two years ago")
+    assert written_in(written, periods("in March"), "I started three weeks ago")
+    assert not written_in(written, periods("in March 2023"), "We went to a convention")
 
 
 def test_a_signal_that_cannot_run_is_reported(store: LongTermMemory) -> None:

@@ -1,12 +1,14 @@
-"""Hybrid recall that explains itself: vector and lexical candidates, fused; context and time;
-hard filters; a weighted composite rank.
+"""Hybrid recall that explains itself: vector and lexical candidates, fused; context, subject and
+time; hard filters; a weighted composite rank.
 
 Vector (sqlite-vec or pgvector, one user's rows) and lexical (FTS5 BM25 or Postgres full-text)
 candidates are normalised and fused; a memory also inherits part of the match of the memories
-written next to it in the same session (its context), and gains when it was written in a period
-the query names. Hard filters follow (user, status, validity, confidence, type, tags), each drop
-recorded with its reason, then the composite rank (relevance, confidence, recency, access
-frequency, task relevance) with configurable weights. A signal that could not run is a warning.
+written next to it in the same session (its context), gains when it opens with a word the query
+uses (its speaker, "Ada: ...", or subject), and gains when it was written in a period the query
+names or speaks of one ("last month"). Hard filters follow (user, status, validity, confidence,
+type, tags), each drop recorded with its reason, then the composite rank (relevance, confidence,
+recency, access frequency, task relevance) with configurable weights. A signal that could not run
+is a warning.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from framework.log import logger
 from framework.memory.backends import Backend, backend_for, execute
 from framework.memory.records import MemoryEntry, MemoryStatus, as_utc, stored_tags, utcnow
-from framework.memory.relevance import decisiveness, normalise, written_in
+from framework.memory.relevance import decisiveness, normalise, opening, written_in
 from framework.memory.relevance import periods as named_periods
 from framework.memory.relevance import terms as search_terms
 
@@ -57,6 +59,9 @@ def _neighbours(backend: Backend) -> str:
     )
 
 
+# How much of a memory's content is read for the word it opens with.
+_OPENING = 64
+
 # The most context can add to a memory's direct match (before the `context` weight).
 _CONTEXT_MAX = sum(_CONTEXT_DECAY**place for place in range(_CONTEXT_REACH))
 
@@ -79,8 +84,14 @@ class RankWeights:
     # it in the same session (half that from two places away): a reply is found through the
     # question it answers. 0 turns it off.
     context: float = 0.5
+    # Added when the memory opens with a word the query uses: its speaker ("Ada: ...") or subject
+    # ("Python 3.12 is installed"). A name is in so many of a user's memories that BM25 all but
+    # ignores it and an embedding mixes it into everything; who said something is what a question
+    # naming a person most often asks about. 0 turns it off.
+    subject: float = 0.25
     # Added when the query names a period ("on 3 May, 2023", "in June") in which the memory was
-    # written (or up to a week before: things are told after they happen). 0 turns it off.
+    # written (or up to a week before: things are told after they happen), or of which it speaks
+    # ("last month", "two years ago", counted from when it was written). 0 turns it off.
     time: float = 0.5
 
 
@@ -93,7 +104,7 @@ class RecallQuery:
     types: tuple[str, ...] | None = None
     tags: tuple[str, ...] | None = None
     task_tags: tuple[str, ...] = ()
-    candidates: int = 30  # per signal
+    candidates: int = 40  # per signal
 
 
 @dataclass
@@ -106,8 +117,9 @@ class Recalled:
     via: str  # the retrievers that found it: "vector", "lexical", "lexical+vector" or "context"
     # What `signals["relevance"]` is made of (the parts add up to it): "lexical" and "vector"
     # (each signal's normalised score, weighted by its share for this query), "context" (what it
-    # inherits from the memories written next to it) and, when the query names a period, "time"
-    # (more than 0 if the memory was written in it).
+    # inherits from the memories written next to it), "subject" (more than 0 if the memory opens
+    # with a word the query uses) and, when the query names a period, "time" (more than 0 if the
+    # memory was written in it).
     relevance_parts: dict[str, float] = field(default_factory=dict)
 
 
@@ -163,23 +175,29 @@ class HybridRecall:
                 best = sorted(match.direct, key=match.direct.__getitem__, reverse=True)[: query.limit]
                 context = self._context(conn, query.user_id, {m: match.direct[m] for m in best})
             result.candidates["context"] = len(context.keys() - match.direct.keys())
+            periods = named_periods(query.text) if w.time else []
+            # The whole content when the query names a period (a memory may speak of an earlier
+            # one: "last month"), else only its opening.
+            text = "content" if periods else f"substr(content, 1, {_OPENING})"
             # Filter and rank on a few columns; load whole entries only for what is returned.
             ids = list(match.direct.keys() | context.keys())
             rows = execute(
                 conn,
-                "SELECT id, status, valid_until, confidence, memory_type, tags, created_at, access_count "
+                "SELECT id, status, valid_until, confidence, memory_type, tags, created_at, access_count, "
+                f"{text} "
                 f"FROM memory WHERE user_id = ? AND id IN ({','.join('?' * len(ids))})",
                 (query.user_id, *ids),
             ).fetchall()
-        periods = named_periods(query.text) if w.time else []
-        scale = 1.0 + w.context * _CONTEXT_MAX + (w.time if periods else 0.0)  # relevance within 0..1
+        asked = set(terms)
+        # relevance within 0..1
+        scale = 1.0 + w.context * _CONTEXT_MAX + w.subject + (w.time if periods else 0.0)
         now = utcnow()
         max_access = max((r[7] for r in rows), default=0)
         task_tags = set(query.task_tags)
-        # (score, id, relevance, confidence, recency, frequency, task, context, time); the
+        # (score, id, relevance, confidence, recency, frequency, task, context, subject, time); the
         # explanation's dicts are built for the returned few only.
-        ranked: list[tuple[float, int, float, float, float, float, float, float, float]] = []
-        for mid, status, valid_until, confidence, memory_type, tags_json, created, access in rows:
+        ranked: list[tuple[float, int, float, float, float, float, float, float, float, float]] = []
+        for mid, status, valid_until, confidence, memory_type, tags_json, created, access, content in rows:
             tags = set(stored_tags(tags_json))
             reason = _drop_reason(query, status, as_utc(valid_until), confidence, memory_type, tags, now)
             if reason:
@@ -187,9 +205,13 @@ class HybridRecall:
                 continue
             written = as_utc(created) or now
             in_context = context.get(mid, 0.0)
-            in_time = 1.0 if periods and written_in(written, periods) else 0.0
+            in_time = 1.0 if periods and written_in(written, periods, content) else 0.0
+            in_subject = 1.0 if w.subject and opening(content[:_OPENING]) in asked else 0.0
             relevance = (
-                match.direct.get(mid, 0.0) + w.context * _CONTEXT_MAX * in_context + w.time * in_time
+                match.direct.get(mid, 0.0)
+                + w.context * _CONTEXT_MAX * in_context
+                + w.subject * in_subject
+                + w.time * in_time
             ) / scale
             age_days = max(0.0, (now - written).total_seconds() / 86_400)
             recency = 0.5 ** (age_days / w.recency_half_life_days)
@@ -202,13 +224,16 @@ class HybridRecall:
                 + w.frequency * frequency
                 + w.task * task
             )
-            ranked.append((score, mid, relevance, confidence, recency, frequency, task, in_context, in_time))
+            ranked.append(
+                (score, mid, relevance, confidence, recency, frequency, task, in_context, in_subject, in_time)
+            )
         ranked.sort(key=lambda r: (-r[0], r[1]))
         top, rest = ranked[: query.limit], ranked[query.limit :]
         for row in rest:
             result.dropped[row[1]] = f"below top {query.limit}"
         entries = {e.id: e for e in self.load(query.user_id, [row[1] for row in top])}
-        for score, mid, relevance, confidence, recency, frequency, task, in_context, in_time in top:
+        for score, mid, relevance, confidence, recency, frequency, task, *found_in in top:
+            in_context, in_subject, in_time = found_in
             if mid not in entries:  # deleted meanwhile
                 continue
             signals = {
@@ -222,6 +247,7 @@ class HybridRecall:
                 "lexical": match.lexical_share * match.lexical.get(mid, 0.0) / scale,
                 "vector": (1.0 - match.lexical_share) * match.vector.get(mid, 0.0) / scale,
                 "context": w.context * _CONTEXT_MAX * in_context / scale,
+                "subject": w.subject * in_subject / scale,
             }
             if periods:
                 parts["time"] = w.time * in_time / scale
@@ -259,7 +285,9 @@ class HybridRecall:
             warnings,
         )
         match = _Match(
-            vector=normalise(vec_hits, query.candidates, floor),
+            # Cosine similarity has an absolute scale whose 0 is the floor; BM25 has none, so the
+            # score at the candidate depth is its 0.
+            vector=normalise(vec_hits, None, floor),
             lexical=normalise(lex_hits, query.candidates, 0.0),
         )
         # How far a signal's best stands out from the rest of its top ten says how sure the signal

@@ -23,6 +23,16 @@ def terms(text: str) -> list[str]:
     return [t for t in dict.fromkeys(_WORD.findall(text.lower())) if t not in _STOP]
 
 
+def opening(text: str) -> str | None:
+    """The first search term of a memory: who says it ("Ada: ...") or what it is about
+    ("Python 3.12 is installed")."""
+    text = text.lower()
+    match = _WORD.search(text)
+    while match is not None and match[0] in _STOP:
+        match = _WORD.search(text, match.end())
+    return match[0] if match else None
+
+
 def decisiveness(normalised: dict[int, float], top: int = 10) -> float:
     """1 minus the mean normalised score of the runners-up to the best (which is 1) in the top
     `top`: near 1 when one candidate stands out, near 0 when the head is flat; 1 for a lone hit."""
@@ -32,13 +42,18 @@ def decisiveness(normalised: dict[int, float], top: int = 10) -> float:
     return max(0.0, head[0] - sum(head[1:]) / (len(head) - 1))
 
 
-def normalise(hits: list[tuple[int, float]], depth: int, floor: float) -> dict[int, float]:
+def normalise(hits: list[tuple[int, float]], depth: int | None, floor: float) -> dict[int, float]:
     """Scores (best first) to 0..1: the best is 1; the score at the candidate depth, or `floor`
-    when fewer than `depth` candidates came back, is 0."""
+    when fewer than `depth` candidates came back, is 0. With no depth the scores are on an
+    absolute scale (cosine similarity) and `floor` is always their 0: when every hit is close, the
+    runners-up stay close to the best instead of being stretched down to 0 at the depth."""
     if not hits:
         return {}
     top = hits[0][1]
-    bottom = hits[-1][1] if len(hits) >= depth and len(hits) > 1 else min(floor, hits[-1][1])
+    if depth is None:
+        bottom = min(floor, hits[-1][1])
+    else:
+        bottom = hits[-1][1] if len(hits) >= depth and len(hits) > 1 else min(floor, hits[-1][1])
     span = top - bottom
     return {mid: (score - bottom) / span if span > 0 else 1.0 for mid, score in hits}
 
@@ -97,13 +112,60 @@ def periods(text: str) -> list[Period]:
     return found
 
 
-def written_in(written: datetime, periods: list[Period]) -> bool:
+_NUMBER = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+# What a memory says happened some time before it was written: "last month", "two years ago".
+_TOLD_OF = re.compile(
+    r"\b(?:last\s+(month|year)|(a|an|one|two|three|four|five|six|\d{1,2})\s+(day|week|month|year)s?\s+ago)\b",
+    re.I,
+)
+
+
+def _month_start(year: int, month: int) -> datetime:
+    """The first of a month, months counted past December or before January."""
+    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+def told_of(written: datetime, content: str) -> list[tuple[datetime, datetime]]:
+    """The earlier periods a memory written at `written` speaks of ("last month", "two years
+    ago"), each [start, end): a day or a week (give or take a few days) is a span of days, a month
+    or a year the calendar one. What it says of the past week is already within `written_in`'s
+    reach ("yesterday", "last weekend")."""
+    spans: list[tuple[datetime, datetime]] = []
+    for m in _TOLD_OF.finditer(content):
+        last, number, unit = m[1], m[2], m[3]
+        n = 1 if last else (_NUMBER.get(number.lower()) or int(number))
+        unit = (last or unit).lower()
+        if unit == "year":
+            year = written.year - n
+            spans.append((datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)))
+        elif unit == "month":
+            month = written.month - n
+            spans.append((_month_start(written.year, month), _month_start(written.year, month + 1)))
+        else:
+            back = written - timedelta(days=n * (7 if unit == "week" else 1))
+            day = back.replace(hour=0, minute=0, second=0, microsecond=0)
+            reach = timedelta(days=3 if unit == "week" else 1)
+            spans.append((day - reach, day + reach))
+    return spans
+
+
+def written_in(written: datetime, periods: list[Period], content: str = "") -> bool:
     """Whether a memory written at `written` may be about one of the periods: written in it or
-    up to a week after it ended."""
+    up to a week after it ended, or it speaks of a time in it ("last month", given `content`)."""
+    spans = told_of(written, content) if content else []
     for period in periods:
         if isinstance(period, int):
             if period in (written.month, (written - _TOLD_WITHIN).month):
                 return True
-        elif period[0] <= written < period[1] + _TOLD_WITHIN:
+            # A month of any year: what a memory says of a day, week or month, not of a year.
+            if any(
+                end - start <= timedelta(days=31) and period in (start.month, (end - timedelta(days=1)).month)
+                for start, end in spans
+            ):
+                return True
+        elif period[0] <= written < period[1] + _TOLD_WITHIN or any(
+            start < period[1] and period[0] < end for start, end in spans
+        ):
             return True
     return False
