@@ -127,7 +127,7 @@ def test_forget_is_audited_with_its_reason(mm: MemoryManager) -> None:
     assert not mm.long_term.forget("ada", memory.id, actor="user", reason="again")
 
 
-def test_delete_user_leaves_no_rows_anywhere(mm: MemoryManager) -> None:
+def test_delete_user_leaves_no_rows_anywhere(mm: MemoryManager, backend: str) -> None:
     for text in ("Ada likes tea", "Ada works on compilers"):
         add(mm, "ada", text)
     kept = add(mm, "bob", "Bob likes tea")
@@ -138,6 +138,8 @@ def test_delete_user_leaves_no_rows_anywhere(mm: MemoryManager) -> None:
         assert rows(mm, f"SELECT id FROM {table} WHERE user_id = ?", "ada") == []
     assert {u for _, u in rows(mm, "SELECT rowid, user_id FROM memory_vec")} == {"bob"}
     assert {u for _, u in rows(mm, "SELECT rowid, user_id FROM memory_fts")} == {"bob"}
+    if backend == "sqlite":  # the sign-bit index, partitioned by "<user>#<stripe>"
+        assert {s.rsplit("#", 1)[0] for (s,) in rows(mm, "SELECT stripe FROM memory_vec_bits")} == {"bob"}
     assert [r.memory.id for r in recall(mm, "bob", "tea").items] == [kept.id]
 
 
