@@ -309,4 +309,4 @@ def test_superseded_memories_leave_the_indexes(home: Path, raw_sql: Callable[...
     test_merge_folds_related_memories_into_one(home)
     assert raw_sql("SELECT count(*) FROM memory_fts WHERE rowid IN (1, 2)") == [(0,)]
     assert raw_sql("SELECT rowid FROM memory_fts") == [(3,)]
-    assert raw_sql("SELECT rowid FROM memory_vec") == [(3,)]
+    assert raw_sql("SELECT memory_id FROM memory_vec") == [(3,)]

@@ -65,7 +65,7 @@ def test_one_cycle_expires_decays_prunes_and_deletes(home: Path, raw_sql: Sql) -
     assert confidence[2] == pytest.approx(0.45, abs=0.01)  # 0.9 halved once
     assert confidence[3] == 0.9 and confidence[6] == 0.9  # constraints do not fade; bob not in scope
     assert raw_sql("SELECT rowid FROM memory_fts WHERE rowid IN (1, 4, 5)") == []
-    assert raw_sql("SELECT rowid FROM memory_vec WHERE rowid IN (1, 4, 5)") == []
+    assert raw_sql("SELECT memory_id FROM memory_vec WHERE memory_id IN (1, 4, 5)") == []
     reasons = dict(
         raw_sql(
             "SELECT memory_id, reason FROM audit WHERE operation IN ('forget', 'delete') "

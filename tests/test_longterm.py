@@ -43,7 +43,7 @@ def rows(mm: MemoryManager, sql: str, *params: object) -> list[tuple]:
 
 
 def indexed(mm: MemoryManager, memory_id: int) -> tuple[bool, bool]:
-    vec = rows(mm, "SELECT rowid FROM memory_vec WHERE rowid = ?", memory_id)
+    vec = rows(mm, "SELECT memory_id FROM memory_vec WHERE memory_id = ?", memory_id)
     fts = rows(mm, "SELECT rowid FROM memory_fts WHERE rowid = ?", memory_id)
     return bool(vec), bool(fts)
 
@@ -136,7 +136,7 @@ def test_delete_user_leaves_no_rows_anywhere(mm: MemoryManager, backend: str) ->
 
     for table in ("memory", "audit"):
         assert rows(mm, f"SELECT id FROM {table} WHERE user_id = ?", "ada") == []
-    assert {u for _, u in rows(mm, "SELECT rowid, user_id FROM memory_vec")} == {"bob"}
+    assert {u for _, u in rows(mm, "SELECT memory_id, user_id FROM memory_vec")} == {"bob"}
     assert {u for _, u in rows(mm, "SELECT rowid, user_id FROM memory_fts")} == {"bob"}
     if backend == "sqlite":  # the sign-bit index, partitioned by "<user>#<stripe>"
         assert {s.rsplit("#", 1)[0] for (s,) in rows(mm, "SELECT stripe FROM memory_vec_bits")} == {"bob"}

@@ -100,7 +100,7 @@ def test_forget_hard_deletes_row_and_index_rows_and_audits_without_content(
         == f"deleted #{other}\n"
     )
     assert cli("forget", str(guess), "--user", "ada", "--hard") == f"deleted #{guess}\n"
-    for table, key in (("memory", "id"), ("memory_vec", "rowid"), ("memory_fts", "rowid")):
+    for table, key in (("memory", "id"), ("memory_vec", "memory_id"), ("memory_fts", "rowid")):
         assert raw_sql(f"SELECT {key} FROM {table} WHERE {key} IN (?, ?)", guess, other) == []
     deletes = raw_sql("SELECT memory_id, actor, reason FROM audit WHERE operation = 'delete' ORDER BY id")
     assert deletes == [(other, "user", "asked twice"), (guess, "user", "forgotten on request (CLI)")]

@@ -111,3 +111,18 @@ def test_a_schema_3_store_keeps_its_vectors_through_the_striping_migration(
         nearest = store.backend.nearest(conn, "ada", embedder.embed(["Ada sings alto"])[0], 5)
     assert [mid for mid, _ in nearest][0] == 2 and {mid for mid, _ in nearest} == {1, 2}
     engine.dispose()
+
+
+@pytest.mark.parametrize("exact_up_to", [2048, 50])
+def test_users_who_share_a_bucket_stay_apart(
+    store: LongTermMemory, monkeypatch: pytest.MonkeyPatch, exact_up_to: int
+) -> None:
+    monkeypatch.setattr(sqlite_backend, "EXACT_UP_TO", exact_up_to)
+    monkeypatch.setattr(sqlite_backend, "bucket", lambda user_id: 7 << 40)  # every user collides
+    vectors = clustered(200, 5)
+    ada, bob = fill(store, "ada", vectors), fill(store, "bob", vectors)
+    with store.engine.connect() as conn:
+        for i in (0, 50, 199):
+            assert store.backend.nearest(conn, "ada", vectors[i].tolist(), 3)[0][0] == ada[i]
+            assert store.backend.nearest(conn, "bob", vectors[i].tolist(), 3)[0][0] == bob[i]
+            assert {mid for mid, _ in store.backend.nearest(conn, "bob", vectors[i].tolist(), 30)} <= set(bob)

@@ -2,8 +2,9 @@
 sqlite-vec and FTS5) and PostgreSQL (scale-out: pgvector and Postgres full-text search).
 
 The memory, audit and settings tables are the same SQLModel models on both. What a backend owns
-is the rest: opening an engine, the two search indexes (a vector table `memory_vec` and a lexical
-table `memory_fts`, each keyed by `rowid` = the memory's id and carrying its `user_id`), how new
+is the rest: opening an engine, the two search indexes (a vector table `memory_vec` keyed by
+`memory_id` and a lexical table `memory_fts` keyed by `rowid`, the memory's id, each carrying its
+`user_id`), how new
 memory rows get their ids, and the few statements whose SQL is the database's own.
 
 Plain SQL elsewhere is written once, with `?` placeholders, and run through `execute`, which
@@ -76,7 +77,7 @@ class Backend:
     def unindex(self, conn: Connection, ids: Sequence[int]) -> None:
         """Take memories out of both indexes: what is not indexed is never recalled."""
         if ids:
-            execute(conn, "DELETE FROM memory_vec WHERE rowid = ?", [(mid,) for mid in ids])
+            execute(conn, "DELETE FROM memory_vec WHERE memory_id = ?", [(mid,) for mid in ids])
             execute(conn, "DELETE FROM memory_fts WHERE rowid = ?", [(mid,) for mid in ids])
 
     def nearest(

@@ -74,7 +74,7 @@ class PostgresBackend(Backend):
     def recreate_vectors(self, conn: Connection, dim: int) -> None:
         conn.exec_driver_sql("DROP TABLE IF EXISTS memory_vec")
         conn.exec_driver_sql(
-            "CREATE TABLE memory_vec (rowid BIGINT PRIMARY KEY, user_id TEXT NOT NULL, "
+            "CREATE TABLE memory_vec (memory_id BIGINT PRIMARY KEY, user_id TEXT NOT NULL, "
             f"embedding vector({dim}) NOT NULL)"
         )
         conn.exec_driver_sql("CREATE INDEX ix_memory_vec_user ON memory_vec (user_id)")
@@ -105,7 +105,7 @@ class PostgresBackend(Backend):
     def index_vectors(self, conn: Connection, rows: Sequence[tuple[int, str, Sequence[float]]]) -> None:
         execute(
             conn,
-            "INSERT INTO memory_vec(rowid, user_id, embedding) VALUES (?, ?, ?::vector)",
+            "INSERT INTO memory_vec(memory_id, user_id, embedding) VALUES (?, ?, ?::vector)",
             [(mid, user, vector_literal(vector)) for mid, user, vector in rows],
         )
 
@@ -122,7 +122,7 @@ class PostgresBackend(Backend):
     ) -> list[tuple[int, float]]:
         rows = execute(
             conn,
-            "SELECT rowid, embedding <=> ?::vector AS distance FROM memory_vec WHERE user_id = ? "
+            "SELECT memory_id, embedding <=> ?::vector AS distance FROM memory_vec WHERE user_id = ? "
             "ORDER BY distance LIMIT ?",
             (vector_literal(vector), user_id, k),
         ).fetchall()

@@ -1,8 +1,10 @@
 """The embedded default: one SQLite file, sqlite-vec for vectors, FTS5 for lexical search (BM25
 with Porter stemming).
 
-Vectors: `memory_vec` holds each memory's float32 vector (the truth: exact cosine); a user's
-nearest memories are found in two steps. `memory_vec_bits`, a vec0 table of the vectors' sign
+Vectors: `memory_vec` holds each memory's float32 vector (the truth: exact cosine), clustered by
+user: its key (`slot`) is the user's bucket (a hash) above the memory id, so that one user's
+vectors lie together in the file however the users' writes interleave. A user's nearest memories
+are found in two steps. `memory_vec_bits`, a vec0 table of the vectors' sign
 bits partitioned by user and, within a user, into STRIPES stripes by id, gives each stripe's
 nearest by Hamming distance (a 384-d vector is 48 bytes, and sqlite-vec's top-k selection costs
 grow with k, so many small k over stripes beat one large k); those candidates, OVERSAMPLE times
@@ -58,7 +60,7 @@ def pack(vector: Sequence[float]) -> bytes:
 
 def pack_for_bits(vector: Sequence[float]) -> bytes:
     """The float32s padded with zeros to a whole number of bytes of sign bits."""
-    return pack(list(vector) + [0.0] * (-len(vector) % 8))
+    return pack(vector) + b"\0" * 4 * (-len(vector) % 8)
 
 
 def stripe(user_id: str, memory_id: int) -> str:
@@ -84,17 +86,26 @@ def _bits_table(conn: Connection, dim: int) -> None:
         logger.warning("sqlite-vec chunk index not created (%s); vector writes are slower", exc.orig)
 
 
+_SLOT_BITS = 40  # memory ids below 2**40; user buckets (22 bits) above them
+
+
+def bucket(user_id: str) -> int:
+    """The first slot of the user's range in memory_vec (users may share a bucket: the user_id
+    column still tells them apart)."""
+    return (int.from_bytes(hashlib.blake2b(user_id.encode(), digest_size=3).digest()) >> 2) << _SLOT_BITS
+
+
 def _float_table(conn: Connection, name: str = "memory_vec") -> None:
     conn.exec_driver_sql(
-        f"CREATE TABLE {name} (rowid INTEGER PRIMARY KEY, user_id TEXT NOT NULL, embedding BLOB NOT NULL)"
+        f"CREATE TABLE {name} (slot INTEGER PRIMARY KEY, memory_id INTEGER NOT NULL UNIQUE, "
+        "user_id TEXT NOT NULL, embedding BLOB NOT NULL)"
     )
 
 
 _LARGE = "SELECT count(*) FROM (SELECT 1 FROM memory WHERE user_id = ? AND status = 'active' LIMIT ?)"
 _EXACT = (
-    "SELECT v.rowid, vec_distance_cosine(v.embedding, ?) AS distance FROM memory m "
-    "JOIN memory_vec v ON v.rowid = m.id WHERE m.user_id = ? AND m.status = 'active' "
-    "ORDER BY distance LIMIT ?"
+    "SELECT memory_id, vec_distance_cosine(embedding, ?) AS distance FROM memory_vec "
+    "WHERE slot BETWEEN ? AND ? AND user_id = ? ORDER BY distance LIMIT ?"
 )
 # The candidates: each stripe's k nearest (sqlite-vec runs the KNN once per value of the IN list,
 # k applying to each), then exact cosine over them.
@@ -102,8 +113,8 @@ _NEAREST = (
     "WITH coarse AS MATERIALIZED (SELECT rowid FROM memory_vec_bits "
     "WHERE embedding MATCH vec_quantize_binary(?) AND k = ? "
     f"AND stripe IN ({', '.join('?' * STRIPES)})) "
-    "SELECT v.rowid, vec_distance_cosine(v.embedding, ?) AS distance "
-    "FROM coarse JOIN memory_vec v ON v.rowid = coarse.rowid ORDER BY distance LIMIT ?"
+    "SELECT v.memory_id, vec_distance_cosine(v.embedding, ?) AS distance "
+    "FROM coarse JOIN memory_vec v ON v.slot = ? + coarse.rowid ORDER BY distance LIMIT ?"
 )
 
 
@@ -175,31 +186,15 @@ class SQLiteBackend(Backend):
         conn.exec_driver_sql("ALTER TABLE memory_fts_owned RENAME TO memory_fts")
 
     def stripe_vectors(self, conn: Connection, dim: int) -> None:
-        """Schema 4: float vectors to a plain table, their sign bits to a striped vec0 index."""
-        _float_table(conn, "memory_vec_f32")
-        conn.exec_driver_sql(
-            "INSERT INTO memory_vec_f32(rowid, user_id, embedding) "
-            "SELECT rowid, user_id, embedding FROM memory_vec"
-        )
-        conn.exec_driver_sql("DROP TABLE memory_vec")
-        conn.exec_driver_sql("ALTER TABLE memory_vec_f32 RENAME TO memory_vec")
+        """Schema 4: float vectors to a plain table clustered by user, their sign bits to a
+        striped vec0 index; streamed from the vec0 table of schema 1-3."""
+        _float_table(conn, "memory_vec_v4")
         _bits_table(conn, dim)
-        if dim % 8 == 0:
-            conn.exec_driver_sql(
-                "INSERT INTO memory_vec_bits(rowid, stripe, embedding) SELECT rowid, "
-                f"user_id || '#' || (rowid % {STRIPES}), vec_quantize_binary(embedding) FROM memory_vec"
-            )
-            return
-        last = 0  # vectors to pad first: in batches, by id
-        while batch := conn.exec_driver_sql(
-            "SELECT rowid, user_id, embedding FROM memory_vec WHERE rowid > ? ORDER BY rowid LIMIT 5000",
-            (last,),
-        ).fetchall():
-            conn.exec_driver_sql(
-                "INSERT INTO memory_vec_bits(rowid, stripe, embedding) VALUES (?, ?, vec_quantize_binary(?))",
-                [(mid, stripe(user, mid), blob + b"\0" * 4 * (-dim % 8)) for mid, user, blob in batch],
-            )
-            last = batch[-1][0]
+        old = conn.exec_driver_sql("SELECT rowid, user_id, embedding FROM memory_vec")
+        while batch := old.fetchmany(5000):
+            self._insert_vectors(conn, batch, dim, "memory_vec_v4")
+        conn.exec_driver_sql("DROP TABLE memory_vec")
+        conn.exec_driver_sql("ALTER TABLE memory_vec_v4 RENAME TO memory_vec")
 
     def recreate_vectors(self, conn: Connection, dim: int) -> None:
         conn.exec_driver_sql("DROP TABLE IF EXISTS memory_vec_bits")
@@ -221,13 +216,20 @@ class SQLiteBackend(Backend):
                 conn.exec_driver_sql(insert, [(first + i, *row[1:]) for i, row in enumerate(fresh) if i])
 
     def index_vectors(self, conn: Connection, rows: Sequence[tuple[int, str, Sequence[float]]]) -> None:
+        if rows:
+            self._insert_vectors(conn, [(mid, user, pack(v)) for mid, user, v in rows], len(rows[0][2]))
+
+    @staticmethod
+    def _insert_vectors(conn: Connection, rows: Sequence[Any], dim: int, table: str = "memory_vec") -> None:
+        """(id, user_id, float32 blob) rows into both vector tables."""
+        pad = b"\0" * 4 * (-dim % 8)
         conn.exec_driver_sql(
-            "INSERT INTO memory_vec(rowid, user_id, embedding) VALUES (?, ?, ?)",
-            [(mid, user, pack(vector)) for mid, user, vector in rows],
+            f"INSERT INTO {table}(slot, memory_id, user_id, embedding) VALUES (?, ?, ?, ?)",
+            [(bucket(user) + mid, mid, user, blob) for mid, user, blob in rows],
         )
         conn.exec_driver_sql(
             "INSERT INTO memory_vec_bits(rowid, stripe, embedding) VALUES (?, ?, vec_quantize_binary(?))",
-            [(mid, stripe(user, mid), pack_for_bits(vector)) for mid, user, vector in rows],
+            [(mid, stripe(user, mid), blob + pad) for mid, user, blob in rows],
         )
 
     def unindex(self, conn: Connection, ids: Sequence[int]) -> None:
@@ -251,13 +253,16 @@ class SQLiteBackend(Backend):
     ) -> list[tuple[int, float]]:
         """A small user's exact nearest; a large user's: each stripe's nearest by Hamming distance
         (OVERSAMPLE * k candidates in all), ranked by exact cosine distance."""
+        first = bucket(user_id)
         if not self._large(conn, user_id):
-            rows = conn.exec_driver_sql(_EXACT, (pack(vector), user_id, k)).fetchall()
+            rows = conn.exec_driver_sql(
+                _EXACT, (pack(vector), first, first + (1 << _SLOT_BITS) - 1, user_id, k)
+            ).fetchall()
             return [(int(r[0]), float(r[1])) for r in rows]
         per_stripe = max(16, -(-OVERSAMPLE * k // STRIPES))  # 256 candidates or more
         stripes = [f"{user_id}#{i}" for i in range(STRIPES)]
         rows = conn.exec_driver_sql(
-            _NEAREST, (pack_for_bits(vector), per_stripe, *stripes, pack(vector), k)
+            _NEAREST, (pack_for_bits(vector), per_stripe, *stripes, pack(vector), first, k)
         ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
