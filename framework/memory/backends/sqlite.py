@@ -48,7 +48,7 @@ def _sqlite_module() -> Any:
 
 
 STRIPES = 16
-OVERSAMPLE = 8
+OVERSAMPLE = 6  # candidates per result asked for (at least 16 per stripe: 256)
 EXACT_UP_TO = 2048
 MMAP_BYTES = 256 * 1024 * 1024  # reads of the vector pages through the page cache: ~1.5 ms less
 
