@@ -127,6 +127,7 @@ class LongTermMemory:
                     for e in entries
                 ],
             )
+            self.backend.imported(conn, len(entries))
         return entries
 
     def _insert(self, s: Session, entry: MemoryEntry, vector: list[float], actor: str, reason: str) -> None:

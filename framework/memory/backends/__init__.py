@@ -68,6 +68,9 @@ class Backend:
         self.index_vectors(conn, [(mid, user, vector) for mid, user, _content, vector in rows])
         self.index_text(conn, [(mid, user, content) for mid, user, content, _vector in rows])
 
+    def imported(self, conn: Connection, rows: int) -> None:
+        """After a bulk import of `rows` memories: whatever keeps searches fast (nothing by default)."""
+
     def index_vectors(self, conn: Connection, rows: Sequence[tuple[int, str, Sequence[float]]]) -> None:
         raise NotImplementedError
 

@@ -102,6 +102,12 @@ class PostgresBackend(Backend):
                 f"SELECT setval({sequence}, greatest((SELECT max(id) FROM memory), nextval({sequence})))"
             )
 
+    def imported(self, conn: Connection, rows: int) -> None:
+        """Fresh planner statistics after a large import (autovacuum would take its time): without
+        them a user's search may not use its user_id index."""
+        if rows >= 1000:
+            conn.exec_driver_sql("ANALYZE memory, memory_vec, memory_fts")
+
     def index_vectors(self, conn: Connection, rows: Sequence[tuple[int, str, Sequence[float]]]) -> None:
         execute(
             conn,
