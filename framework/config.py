@@ -27,6 +27,10 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     "llm_timeout_s": ("FRAMEWORK_LLM_TIMEOUT_S", 60.0),
     "llm_retries": ("FRAMEWORK_LLM_RETRIES", 2),
     "llm_max_tokens": ("FRAMEWORK_LLM_MAX_TOKENS", 2048),
+    # The recall's rank weights (framework.memory.recall.RankWeights), any of them: in
+    # config.yaml a mapping (recall_weights: {relevance: 0.7, recency: 0.05}), in the
+    # environment "relevance=0.7,recency=0.05".
+    "recall_weights": ("FRAMEWORK_RECALL_WEIGHTS", None),
 }
 _INTS = {"working_ttl_s", "context_tokens", "max_steps", "llm_retries", "llm_max_tokens"}
 _FLOATS = {"llm_timeout_s"}
@@ -45,6 +49,7 @@ class Settings:
     llm_timeout_s: float
     llm_retries: int
     llm_max_tokens: int
+    recall_weights: dict[str, float]
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -84,6 +89,8 @@ def load_settings(home: str | Path | None = None, **flags: Any) -> Settings:
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
+    if name == "recall_weights":
+        return _weights(value, source)
     try:
         if isinstance(value, bool) and (name in _INTS or name in _FLOATS):
             raise ValueError("a boolean is not a number")
@@ -96,6 +103,44 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     except (TypeError, ValueError):
         raise ConfigurationError(f"setting {name!r} from {source} must be a number, got {value!r}") from None
     return value
+
+
+def _weights(value: Any, source: str) -> dict[str, float]:
+    """Rank weights by name, each a number >= 0, every name one RankWeights has."""
+    if value is None:
+        return {}
+    if isinstance(value, str):  # the environment's form: name=value,name=value
+        pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            raise ConfigurationError(
+                f"setting 'recall_weights' from {source}: expected name=value pairs separated by "
+                f"commas (e.g. relevance=0.7,recency=0.05), got {value!r}"
+            )
+        value = {k.strip(): v.strip() for k, _, v in pairs}
+    if not isinstance(value, dict):
+        raise ConfigurationError(
+            f"setting 'recall_weights' from {source}: expected a mapping of weight: number, got {value!r}"
+        )
+    from dataclasses import fields
+
+    from framework.memory.recall import RankWeights  # only when weights are set: it imports SQLAlchemy
+
+    known = sorted(f.name for f in fields(RankWeights))
+    weights: dict[str, float] = {}
+    for key, number in value.items():
+        if key not in known:
+            raise ConfigurationError(
+                f"setting 'recall_weights' from {source}: unknown weight {key!r}; known: {known}"
+            )
+        try:
+            weights[key] = float(number)
+            if isinstance(number, bool) or not weights[key] >= 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                f"setting 'recall_weights' from {source}: {key} must be a number >= 0, got {number!r}"
+            ) from None
+    return weights
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:

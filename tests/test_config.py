@@ -96,3 +96,44 @@ def test_settings_are_read_at_call_time(home: Path, monkeypatch: pytest.MonkeyPa
     assert load_settings().model is None
     monkeypatch.setenv("FRAMEWORK_MODEL", "later")
     assert load_settings().model == "later"
+
+
+def test_recall_weights_come_from_the_config_file_or_the_environment(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from framework.memory.manager import MemoryManager
+
+    assert load_settings().recall_weights == {}
+    write_config(home, "recall_weights:\n  relevance: 0.7\n  recency: 0\n  subject: 0.5\n")
+    assert load_settings().recall_weights == {"relevance": 0.7, "recency": 0.0, "subject": 0.5}
+    manager = MemoryManager(load_settings(), embedder="hash")
+    weights = manager.long_term.retrieval.weights
+    manager.close()
+    assert (weights.relevance, weights.recency, weights.subject, weights.confidence) == (0.7, 0.0, 0.5, 0.2)
+
+    monkeypatch.setenv("FRAMEWORK_RECALL_WEIGHTS", "context=0, time = 1.5")
+    s = load_settings()
+    assert s.recall_weights == {"context": 0.0, "time": 1.5}
+    assert s.sources["recall_weights"] == "env FRAMEWORK_RECALL_WEIGHTS"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("recall_weights:\n  relevence: 0.7\n", "unknown weight 'relevence'; known: ['confidence', "),
+        ("recall_weights:\n  recency: -1\n", "recency must be a number >= 0, got -1"),
+        ("recall_weights:\n  recency: lots\n", "recency must be a number >= 0, got 'lots'"),
+        ("recall_weights: 0.5\n", "expected a mapping of weight: number, got 0.5"),
+    ],
+)
+def test_bad_recall_weights_name_the_file_and_the_weight(home: Path, text: str, expected: str) -> None:
+    config = write_config(home, text)
+    with pytest.raises(ConfigurationError) as exc:
+        load_settings()
+    assert f"setting 'recall_weights' from file {config}: " in str(exc.value) and expected in str(exc.value)
+
+
+def test_recall_weights_in_the_environment_must_be_pairs(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAMEWORK_RECALL_WEIGHTS", "relevance 0.7")
+    with pytest.raises(ConfigurationError, match="expected name=value pairs separated by commas"):
+        load_settings()

@@ -42,7 +42,7 @@ class MemoryManager:
         self.embedder = resolve_embedder(embedder if embedder is not None else settings.embedder)
         self.engine = open_engine(settings.database_url)
         migrate(self.engine, self.embedder.name, self.embedder.dim)
-        self.long_term = LongTermMemory(self.engine, weights)
+        self.long_term = LongTermMemory(self.engine, weights or RankWeights(**settings.recall_weights))
         self.working: WorkingStore = open_working_memory(settings)
         self.procedural = ProceduralMemory(skills_dir, policies_dir)  # hot-reloaded on change
         self.write_policy = write_policy or WritePolicy()
