@@ -104,3 +104,35 @@ def test_reembed_moves_the_store_to_another_embedder(home: Path) -> None:
     m.close()
     assert found.items[0].memory.content == "Ada plays the piano"
     assert "vector" in found.items[0].via
+
+
+def test_a_reembedding_that_fails_half_way_changes_nothing(home: Path, raw_sql: Sql) -> None:
+    m = store(home)
+    for n in range(300):
+        m.remember("ada", f"Ada read book number {n}", "fact")
+    m.remember("ada", "Ada plays the piano", "fact")
+    m.close()
+    from framework.embeddings import resolve_embedder
+    from framework.memory.database import open_engine
+
+    target = resolve_embedder("hash-128")
+    calls: list[int] = []
+
+    def flaky(texts: list[str]) -> list[list[float]]:
+        calls.append(len(texts))
+        if len(calls) == 2:
+            raise RuntimeError("embedding service timed out")
+        return [[0.0] * 128 for _ in texts]
+
+    target.embed = flaky  # type: ignore[method-assign]
+    engine = open_engine(load_settings().database_url)
+    with pytest.raises(RuntimeError, match="timed out"):
+        reembed(engine, target, batch=256)
+    engine.dispose()
+    m = store(home)  # still the old embedder's store, every vector in place
+    found = m.long_term.recall(RecallQuery("ada", "piano"), m.embedder.embed(["Ada plays the piano"])[0])
+    assert found.items[0].memory.content == "Ada plays the piano" and "vector" in found.items[0].via
+    m.close()
+    [(active,)] = raw_sql("SELECT count(*) FROM memory WHERE status = 'active'")
+    assert active > 256 and raw_sql("SELECT count(*) FROM memory_vec") == [(active,)]  # two batches
+    assert raw_sql("SELECT value FROM store_meta WHERE key = 'embedder'") == [("hash-384",)]

@@ -82,8 +82,9 @@ def test_a_large_user_never_gets_back_what_was_forgotten(
         assert bits.scalar() == 0
 
 
+@pytest.mark.parametrize("crash_first", [False, True])
 def test_a_schema_3_store_keeps_its_vectors_through_the_striping_migration(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_first: bool
 ) -> None:
     embedder = HashEmbedder(DIM)
     engine = database.open_engine(f"sqlite:///{tmp_path / 'memory.db'}")
@@ -104,6 +105,22 @@ def test_a_schema_3_store_keeps_its_vectors_through_the_striping_migration(
                 (mid, user, sqlite_backend.pack(embedder.embed([text])[0])),
             )
     monkeypatch.undo()
+    if crash_first:  # a migration that dies half-way leaves the store as it was, and runs again
+
+        def crash(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("killed mid-migration")
+
+        monkeypatch.setattr(sqlite_backend.SQLiteBackend, "_insert_vectors", staticmethod(crash))
+        with pytest.raises(RuntimeError, match="killed mid-migration"):
+            database.migrate(engine, embedder.name, DIM)
+        monkeypatch.undo()
+        with engine.connect() as conn:
+            version = conn.exec_driver_sql(
+                "SELECT value FROM store_meta WHERE key = 'schema_version'"
+            ).scalar()
+            names = [r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")]
+        assert version == "3" and "memory_vec" in names
+        assert [n for n in names if "bits" in n or "v4" in n] == []  # nothing of schema 4 was left
     database.migrate(engine, embedder.name, DIM)
     store = LongTermMemory(engine)
     with engine.connect() as conn:

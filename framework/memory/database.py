@@ -55,7 +55,9 @@ MIGRATIONS: list[Callable[[Connection, int], None]] = [
 
 def migrate(engine: Engine, embedder_name: str, dim: int) -> None:
     """Bring the schema up to date and check the store's embedder matches the configured one."""
-    with engine.begin() as conn:
+    # One transaction, DDL included (PostgreSQL's DDL is transactional; SQLite's is once the
+    # backend begins transactions itself): a migration that fails leaves the store as it was.
+    with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
         conn.exec_driver_sql(
             "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
         )

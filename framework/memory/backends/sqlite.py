@@ -148,6 +148,10 @@ class SQLiteBackend(Backend):
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             import sqlite_vec
 
+            # The driver's own transaction handling begins a transaction only before INSERT,
+            # UPDATE or DELETE, so DDL (a migration, a re-embedding) would commit statement by
+            # statement; SQLAlchemy's BEGIN (below) makes every transaction whole.
+            dbapi_conn.isolation_level = None
             dbapi_conn.enable_load_extension(True)
             sqlite_vec.load(dbapi_conn)
             dbapi_conn.enable_load_extension(False)
@@ -157,6 +161,12 @@ class SQLiteBackend(Backend):
             cur.execute("PRAGMA busy_timeout=5000")
             cur.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # sqlite_begin="IMMEDIATE" (migrations) takes the write lock at once: two processes
+            # opening an old store migrate it one after the other.
+            conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', '')}".strip())
 
         return engine
 
