@@ -70,8 +70,9 @@ def test_via_names_the_only_signal_that_found_a_memory(mm: MemoryManager) -> Non
 
 def test_filters_report_what_they_dropped(mm: MemoryManager) -> None:
     kept = add(mm, "ada", "Ada's build server runs Debian")
-    expired = add(mm, "ada", "Ada's build server is down for repairs",
-                  valid_until=utcnow() - timedelta(hours=1))
+    expired = add(
+        mm, "ada", "Ada's build server is down for repairs", valid_until=utcnow() - timedelta(hours=1)
+    )
     shaky = add(mm, "ada", "Ada's build server might be Ubuntu", confidence=0.3)
     result = recall(mm, "ada", "build server", min_confidence=0.5)
     assert [r.memory.id for r in result.items] == [kept.id]
@@ -82,8 +83,9 @@ def test_superseded_and_forgotten_are_never_recalled(mm: MemoryManager) -> None:
     old = add(mm, "ada", "Ada's editor is Emacs")
     gone = add(mm, "ada", "Ada's editor theme is Solarized")
     new = MemoryEntry(user_id="ada", content="Ada's editor is Neovim")
-    mm.long_term.supersede("ada", old.id, new, mm.embedder.embed([new.content])[0],
-                           actor="user", reason="switched editors")
+    mm.long_term.supersede(
+        "ada", old.id, new, mm.embedder.embed([new.content])[0], actor="user", reason="switched editors"
+    )
     assert mm.long_term.forget("ada", gone.id, actor="user", reason="no longer true")
     result = recall(mm, "ada", "Ada's editor is Emacs Solarized")
     assert [r.memory.id for r in result.items] == [new.id]
@@ -103,17 +105,28 @@ def test_users_never_see_each_others_memories(mm: MemoryManager) -> None:
 
 def test_supersede_keeps_the_old_row_and_unindexes_it(mm: MemoryManager) -> None:
     old = add(mm, "ada", "Ada lives in Lisbon")
-    new = mm.long_term.supersede("ada", old.id, MemoryEntry(user_id="ada", content="Ada lives in Porto"),
-                                 mm.embedder.embed(["Ada lives in Porto"])[0],
-                                 actor="user", reason="moved")
+    new = mm.long_term.supersede(
+        "ada",
+        old.id,
+        MemoryEntry(user_id="ada", content="Ada lives in Porto"),
+        mm.embedder.embed(["Ada lives in Porto"])[0],
+        actor="user",
+        reason="moved",
+    )
     stored = mm.long_term.get("ada", old.id)
     assert (stored.status, stored.superseded_by) == ("superseded", new.id)
     assert new.supersedes == old.id
     assert indexed(mm, old.id) == (False, False)
     assert indexed(mm, new.id) == (True, True)
     with pytest.raises(KeyError):
-        mm.long_term.supersede("bob", new.id, MemoryEntry(user_id="bob", content="x"),
-                               mm.embedder.embed(["x"])[0], actor="user", reason="not bob's")
+        mm.long_term.supersede(
+            "bob",
+            new.id,
+            MemoryEntry(user_id="bob", content="x"),
+            mm.embedder.embed(["x"])[0],
+            actor="user",
+            reason="not bob's",
+        )
 
 
 def test_forget_is_audited_with_its_reason(mm: MemoryManager) -> None:
@@ -122,8 +135,7 @@ def test_forget_is_audited_with_its_reason(mm: MemoryManager) -> None:
     assert mm.long_term.get("ada", memory.id).status == "forgotten"
     assert indexed(mm, memory.id) == (False, False)
     [event] = [e for e in mm.long_term.history("ada") if e.operation == "forget"]
-    assert (event.memory_id, event.actor, event.reason) == (memory.id, "user",
-                                                            "please forget my manager")
+    assert (event.memory_id, event.actor, event.reason) == (memory.id, "user", "please forget my manager")
     assert not mm.long_term.forget("ada", memory.id, actor="user", reason="again")
 
 
@@ -149,7 +161,8 @@ def test_export_returns_memories_and_audit(mm: MemoryManager) -> None:
     add(mm, "bob", "Bob prefers imperial units")
     data = mm.export("ada")
     assert [(m["content"], m["status"]) for m in data["memories"]] == [
-        ("Ada prefers metric units", "forgotten")]
+        ("Ada prefers metric units", "forgotten")
+    ]
     assert [a["operation"] for a in data["audit"]] == ["write", "forget"]
     assert {a["user_id"] for a in data["audit"]} == {"ada"}
 
@@ -195,3 +208,55 @@ def test_a_failing_vector_index_is_a_warning_and_words_still_answer(mm: MemoryMa
     assert [r.memory.id for r in result.items] == [tea.id] and result.items[0].via == "lexical"
     [warning] = result.warnings
     assert warning.startswith("vector signal failed, recall used the others: ") and "memory_vec" in warning
+
+
+def test_an_import_mixing_chosen_and_new_ids_gets_distinct_ids(mm: MemoryManager) -> None:
+    first = add(mm, "ada", "Ada likes tea")
+    chosen = (first.id or 0) + 2
+    texts = ["Ada likes jazz", "Ada likes chess", "Ada likes rain"]
+    entries = [MemoryEntry(id=chosen, user_id="ada", content="Ada likes maps")]
+    entries += [MemoryEntry(user_id="ada", content=t) for t in texts]
+    mm.long_term.add_many(entries, mm.embedder.embed([e.content for e in entries]))
+    ids = [e.id for e in entries]
+    assert ids[0] == chosen and len(set(ids) | {first.id}) == 5
+    later = add(mm, "ada", "Ada likes snow")  # the next single write does not collide either
+    assert later.id not in ids
+    stored = rows(mm, "SELECT id, content FROM memory ORDER BY id")
+    assert sorted(stored) == sorted(
+        [(first.id, "Ada likes tea"), (later.id, "Ada likes snow")] + [(e.id, e.content) for e in entries]
+    )
+    assert {r[0] for r in rows(mm, "SELECT memory_id FROM memory_vec")} == {r[0] for r in stored}
+
+
+def test_concurrent_imports_and_writes_all_land(mm: MemoryManager) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def importer(n: int) -> None:
+        try:
+            for batch in range(3):
+                texts = [f"import {n} batch {batch} memory {i}" for i in range(300)]
+                entries = [MemoryEntry(user_id=f"user{n}", content=t) for t in texts]
+                mm.long_term.add_many(entries, mm.embedder.embed(texts))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def writer() -> None:
+        try:
+            for i in range(20):
+                add(mm, "single", f"single write {i}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=importer, args=(n,)) for n in range(2)] + [
+        threading.Thread(target=writer)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    [(count, distinct)] = rows(mm, "SELECT count(*), count(DISTINCT id) FROM memory")
+    assert count == distinct == 2 * 3 * 300 + 20
+    assert rows(mm, "SELECT count(*) FROM memory_vec") == [(count,)]

@@ -66,9 +66,9 @@ class LongTermMemory:
         """Write many memories in one transaction (an import): each indexed and audited as `add`.
 
         Plain SQL, one executemany per table (memory, memory_vec, memory_fts, audit): the ORM's
-        unit of work costs far more than the rows. Ids are assigned under the write lock: the
-        first new row takes SQLite's next rowid and the rest follow it, so each entry knows its id
-        before its index and audit rows are written."""
+        unit of work costs far more than the rows. The backend assigns the new ids (SQLite: one
+        run under the write lock; PostgreSQL: from the sequence) before the index and audit rows
+        are written."""
         if len(entries) != len(vectors):
             raise ValueError(f"{len(entries)} entries but {len(vectors)} vectors")
         if not entries:
@@ -91,9 +91,9 @@ class LongTermMemory:
         given = [e for e in entries if e.id is not None]
         fresh = [e for e in entries if e.id is None]
 
-        def assign(first: int) -> None:
-            for offset, entry in enumerate(fresh):
-                entry.id = first + offset
+        def assign(ids: list[int]) -> None:
+            for entry, mid in zip(fresh, ids, strict=True):
+                entry.id = mid
 
         with self.engine.begin() as conn:
             self.backend.insert_memories(

@@ -57,10 +57,15 @@ class Backend:
         raise NotImplementedError
 
     def insert_memories(
-        self, conn: Connection, insert: str, given: list[Row], fresh: list[Row], assign: Callable[[int], None]
+        self,
+        conn: Connection,
+        insert: str,
+        given: list[Row],
+        fresh: list[Row],
+        assign: Callable[[list[int]], None],
     ) -> None:
-        """Insert memory rows: `given` carry their ids; each of `fresh` (id column None) gets the
-        next id, and `assign(first)` is told the first so the caller numbers them in order."""
+        """Insert memory rows: `given` carry their ids; each of `fresh` (id column None) gets a
+        new id, and `assign(ids)` is told them, in the order of `fresh`."""
         raise NotImplementedError
 
     def index(self, conn: Connection, rows: Sequence[tuple[int, str, str, Sequence[float]]]) -> None:

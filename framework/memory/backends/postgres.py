@@ -80,27 +80,31 @@ class PostgresBackend(Backend):
         conn.exec_driver_sql("CREATE INDEX ix_memory_vec_user ON memory_vec (user_id)")
 
     def insert_memories(
-        self, conn: Connection, insert: str, given: list[Row], fresh: list[Row], assign: Callable[[int], None]
+        self,
+        conn: Connection,
+        insert: str,
+        given: list[Row],
+        fresh: list[Row],
+        assign: Callable[[list[int]], None],
     ) -> None:
+        """The caller's ids first, the sequence moved past them; then one block of new ids from
+        the sequence (nextval never hands an id to two writers; concurrent writers may interleave
+        theirs, so the ids need not follow each other)."""
         sequence = "pg_get_serial_sequence('memory', 'id')"
-        rows = list(given)
+        if given:
+            execute(conn, insert, given)
+            conn.exec_driver_sql(
+                f"SELECT setval({sequence}, greatest((SELECT max(id) FROM memory), nextval({sequence})))"
+            )
         if fresh:
-            # One block of ids from the sequence; nextval never hands them to another writer.
             ids = [
                 int(r[0])
                 for r in execute(
                     conn, f"SELECT nextval({sequence}) FROM generate_series(1, ?)", (len(fresh),)
                 ).fetchall()
             ]
-            if ids != list(range(ids[0], ids[0] + len(ids))):  # interleaved with another writer
-                raise StoreError("memory ids were not contiguous; retry the import")
-            assign(ids[0])
-            rows += [(mid, *row[1:]) for mid, row in zip(ids, fresh, strict=True)]
-        execute(conn, insert, rows)
-        if given:  # ids chosen by the caller: the sequence must not hand them out again
-            conn.exec_driver_sql(
-                f"SELECT setval({sequence}, greatest((SELECT max(id) FROM memory), nextval({sequence})))"
-            )
+            assign(ids)
+            execute(conn, insert, [(mid, *row[1:]) for mid, row in zip(ids, fresh, strict=True)])
 
     def imported(self, conn: Connection, rows: int) -> None:
         """Fresh planner statistics after a large import (autovacuum would take its time): without

@@ -114,7 +114,8 @@ _NEAREST = (
     "WHERE embedding MATCH vec_quantize_binary(?) AND k = ? "
     f"AND stripe IN ({', '.join('?' * STRIPES)})) "
     "SELECT v.memory_id, vec_distance_cosine(v.embedding, ?) AS distance "
-    "FROM coarse JOIN memory_vec v ON v.slot = ? + coarse.rowid ORDER BY distance LIMIT ?"
+    "FROM coarse JOIN memory_vec v ON v.slot = ? + coarse.rowid AND v.user_id = ? "
+    "ORDER BY distance LIMIT ?"
 )
 
 
@@ -213,15 +214,23 @@ class SQLiteBackend(Backend):
         _bits_table(conn, dim)
 
     def insert_memories(
-        self, conn: Connection, insert: str, given: list[Row], fresh: list[Row], assign: Callable[[int], None]
+        self,
+        conn: Connection,
+        insert: str,
+        given: list[Row],
+        fresh: list[Row],
+        assign: Callable[[list[int]], None],
     ) -> None:
+        """New ids follow each other: the first takes SQLite's next rowid (and the write lock), so
+        no other writer can take the ids after it before this transaction ends. Ids stay below
+        2**40, the user slot's range in memory_vec."""
+        if any(row[0] >= 1 << _SLOT_BITS for row in given):
+            raise ValueError(f"memory ids must be below 2**{_SLOT_BITS}")
         if given:  # ids the caller chose are taken first, so the fresh ones follow them
             conn.exec_driver_sql(insert, given)
         if fresh:
-            # The first takes SQLite's next rowid (and the write lock): no other writer can take
-            # the ids after it before this transaction ends.
             first = int(conn.exec_driver_sql(insert, fresh[0]).lastrowid)
-            assign(first)
+            assign(list(range(first, first + len(fresh))))
             if len(fresh) > 1:
                 conn.exec_driver_sql(insert, [(first + i, *row[1:]) for i, row in enumerate(fresh) if i])
 
@@ -272,7 +281,7 @@ class SQLiteBackend(Backend):
         per_stripe = max(16, -(-OVERSAMPLE * k // STRIPES))  # 256 candidates or more
         stripes = [f"{user_id}#{i}" for i in range(STRIPES)]
         rows = conn.exec_driver_sql(
-            _NEAREST, (pack_for_bits(vector), per_stripe, *stripes, pack(vector), first, k)
+            _NEAREST, (pack_for_bits(vector), per_stripe, *stripes, pack(vector), first, user_id, k)
         ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
