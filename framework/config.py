@@ -6,6 +6,7 @@ value remembers where it came from, so `framework config` can say why a setting 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,15 +133,26 @@ def _weights(value: Any, source: str) -> dict[str, float]:
             raise ConfigurationError(
                 f"setting 'recall_weights' from {source}: unknown weight {key!r}; known: {known}"
             )
+        low, high, shown = _WEIGHT_RANGES.get(key, (0.0, math.inf, "a number >= 0"))
         try:
             weights[key] = float(number)
-            if isinstance(number, bool) or not weights[key] >= 0:
+            if isinstance(number, bool) or not (low <= weights[key] <= high and math.isfinite(weights[key])):
+                raise ValueError
+            if key == "recency_half_life_days" and weights[key] == 0:
                 raise ValueError
         except (TypeError, ValueError):
             raise ConfigurationError(
-                f"setting 'recall_weights' from {source}: {key} must be a number >= 0, got {number!r}"
+                f"setting 'recall_weights' from {source}: {key} must be {shown}, got {number!r}"
             ) from None
     return weights
+
+
+# Weights that are not plain non-negative numbers: (low, high, as said in an error).
+_WEIGHT_RANGES = {
+    "recency_half_life_days": (0.0, math.inf, "a number of days > 0"),
+    "lexical_share": (0.0, 1.0, "a share between 0 and 1"),
+    "min_similarity": (-1.0, 1.0, "a cosine similarity between -1 and 1"),
+}
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:

@@ -124,6 +124,10 @@ def test_recall_weights_come_from_the_config_file_or_the_environment(
         ("recall_weights:\n  recency: -1\n", "recency must be a number >= 0, got -1"),
         ("recall_weights:\n  recency: lots\n", "recency must be a number >= 0, got 'lots'"),
         ("recall_weights: 0.5\n", "expected a mapping of weight: number, got 0.5"),
+        ("recall_weights:\n  recency_half_life_days: 0\n", "must be a number of days > 0, got 0"),
+        ("recall_weights:\n  lexical_share: 3\n", "lexical_share must be a share between 0 and 1"),
+        ("recall_weights:\n  min_similarity: .inf\n", "must be a cosine similarity between -1 and 1"),
+        ("recall_weights:\n  subject: .nan\n", "subject must be a number >= 0, got nan"),
     ],
 )
 def test_bad_recall_weights_name_the_file_and_the_weight(home: Path, text: str, expected: str) -> None:

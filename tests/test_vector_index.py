@@ -143,3 +143,30 @@ def test_users_who_share_a_bucket_stay_apart(
             assert store.backend.nearest(conn, "ada", vectors[i].tolist(), 3)[0][0] == ada[i]
             assert store.backend.nearest(conn, "bob", vectors[i].tolist(), 3)[0][0] == bob[i]
             assert {mid for mid, _ in store.backend.nearest(conn, "bob", vectors[i].tolist(), 30)} <= set(bob)
+
+
+def test_a_large_user_searches_words_alone_only_when_they_hold_most_of_the_store(
+    store: LongTermMemory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_backend, "EXACT_UP_TO", 50)
+    scoped: list[str] = []
+    real = sqlite_backend.owner_token
+
+    def owner(user_id: str) -> str:
+        scoped.append(user_id)
+        return real(user_id)
+
+    fill(store, "ada", clustered(120, 6))  # ada: large, and all of the store
+    monkeypatch.setattr(sqlite_backend, "owner_token", owner)
+    with store.engine.connect() as conn:
+        assert len(store.backend.lexical(conn, "ada", ["memory"], 10)) == 10 and scoped == []
+    monkeypatch.setattr(sqlite_backend, "owner_token", real)
+    fill(store, "bob", clustered(300, 7))  # now bob holds most of it
+    store.backend._shares.clear()  # type: ignore[attr-defined]  # forget the cached share
+    monkeypatch.setattr(sqlite_backend, "owner_token", owner)
+    with store.engine.connect() as conn:
+        found = store.backend.lexical(conn, "ada", ["memory"], 10)
+    assert scoped == ["ada"] and len(found) == 10
+    assert {mid for mid, _ in found} <= {
+        r[0] for r in store.engine.connect().exec_driver_sql("SELECT id FROM memory WHERE user_id = 'ada'")
+    }

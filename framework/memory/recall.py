@@ -334,6 +334,8 @@ def _signal(
     try:
         return search()
     except DBAPIError as exc:
+        if exc.connection_invalidated:  # the database is gone, not one index: not a warning
+            raise
         conn.rollback()  # a read: nothing is lost, and PostgreSQL can run the next statement
         warning = f"{name} signal failed, recall used the others: {str(exc.orig).strip()}"
         warnings.append(warning)
