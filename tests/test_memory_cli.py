@@ -109,3 +109,17 @@ def test_forget_hard_deletes_row_and_index_rows_and_audits_without_content(
     again = CliRunner().invoke(main, ["memory", "forget", str(guess), "--user", "ada", "--hard"])
     assert again.exit_code != 0 and f"no memory #{guess}" in again.output
     assert len(cli("list", "--user", "ada").splitlines()) == 20
+
+
+def test_the_id_of_a_deleted_memory_is_never_given_to_another(home: Path) -> None:
+    ids = fill(home)
+    newest = max(ids.values())
+    cli("forget", str(newest), "--user", "ada", "--hard")
+    m = MemoryManager(load_settings(), embedder="hash")
+    later = m.long_term.add(
+        MemoryEntry(user_id="ada", content="Ada likes maps"), m.embedder.embed(["maps"])[0]
+    )
+    m.close()
+    assert (later.id or 0) > newest
+    trail = cli("show", str(later.id), "--user", "ada")  # its own audit trail, nobody else's
+    assert trail.count(" write by ") == 1 and " delete by " not in trail

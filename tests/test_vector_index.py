@@ -168,3 +168,30 @@ def test_a_large_user_searches_words_alone_only_when_they_hold_most_of_the_store
         found = store.backend.lexical(conn, "ada", ["memory"], 10)
     assert scoped == ["ada"] and len(found) == 10
     assert {mid for mid, _ in found} <= set(ada)
+
+
+def test_a_schema_4_memory_table_is_rebuilt_to_never_reuse_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from framework.memory.records import MemoryEntry as Entry
+
+    engine = database.open_engine(f"sqlite:///{tmp_path / 'memory.db'}")
+    monkeypatch.setattr(database, "MIGRATIONS", database.MIGRATIONS[:4])  # as version 4 left it
+    monkeypatch.setitem(Entry.__table__.dialect_options["sqlite"], "autoincrement", False)  # type: ignore[attr-defined]
+    database.migrate(engine, f"test-{DIM}", DIM)
+    monkeypatch.undo()
+    store = LongTermMemory(engine)
+    ids = fill(store, "ada", clustered(5, 8))
+    with engine.connect() as conn:
+        made = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'memory'").scalar()
+    assert "AUTOINCREMENT" not in made
+    database.migrate(engine, f"test-{DIM}", DIM)
+    assert store.delete("ada", ids[-1], actor="user", reason="test")
+    [again] = fill(store, "ada", clustered(1, 9))
+    assert again > ids[-1] and [e.id for e in store.all_entries("ada")] == [*ids[:-1], again]
+    with engine.connect() as conn:
+        indexes = {
+            r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE tbl_name = 'memory'")
+        }
+    assert {"ix_memory_user_id", "ix_memory_status", "ix_memory_user_status"} <= indexes
+    engine.dispose()

@@ -45,11 +45,16 @@ def migration_004_striped_vectors(conn: Connection, dim: int) -> None:
     backend_for(conn).stripe_vectors(conn, dim)
 
 
+def migration_005_ids_never_reused(conn: Connection, dim: int) -> None:
+    backend_for(conn).never_reuse_ids(conn)
+
+
 MIGRATIONS: list[Callable[[Connection, int], None]] = [
     migration_001_initial,
     migration_002_pending_and_consent,
     migration_003_lexical_owner,
     migration_004_striped_vectors,
+    migration_005_ids_never_reused,
 ]
 
 

@@ -37,6 +37,9 @@ class MemoryStatus(StrEnum):
 
 class MemoryEntry(SQLModel, table=True):
     __tablename__ = "memory"
+    # SQLite would hand the id of a deleted newest row to the next one (and its audit trail with
+    # it); AUTOINCREMENT never reuses an id. PostgreSQL's sequence never does either.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: str = Field(index=True)

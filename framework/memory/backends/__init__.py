@@ -52,6 +52,10 @@ class Backend:
         """Schema version 4: the vector index as the backend searches it now."""
         raise NotImplementedError
 
+    def never_reuse_ids(self, conn: Connection) -> None:
+        """Schema version 5: a memory id, once used, is never given to another memory."""
+        raise NotImplementedError
+
     def recreate_vectors(self, conn: Connection, dim: int) -> None:
         """Drop the vector index and make an empty one of `dim` dimensions (re-embedding)."""
         raise NotImplementedError

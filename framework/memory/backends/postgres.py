@@ -71,6 +71,9 @@ class PostgresBackend(Backend):
     def stripe_vectors(self, conn: Connection, dim: int) -> None:
         """Nothing to do: pgvector's exact scan of one user's rows needs no second index."""
 
+    def never_reuse_ids(self, conn: Connection) -> None:
+        """Nothing to do: a sequence never hands out an id twice."""
+
     def recreate_vectors(self, conn: Connection, dim: int) -> None:
         conn.exec_driver_sql("DROP TABLE IF EXISTS memory_vec")
         conn.exec_driver_sql(

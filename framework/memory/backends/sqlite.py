@@ -211,6 +211,26 @@ class SQLiteBackend(Backend):
         conn.exec_driver_sql("DROP TABLE memory_vec")
         conn.exec_driver_sql("ALTER TABLE memory_vec_v4 RENAME TO memory_vec")
 
+    def never_reuse_ids(self, conn: Connection) -> None:
+        """Rebuild a memory table made without AUTOINCREMENT (schema 1-4) with it, rows and ids
+        kept (SQLite cannot add it to a table in place)."""
+        made = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'memory'")
+        if "AUTOINCREMENT" in (made.scalar() or "").upper():
+            return
+        from framework.memory.records import COLUMN_LIST, MemoryEntry
+
+        conn.exec_driver_sql("ALTER TABLE memory RENAME TO memory_v4")
+        indexes = conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master "
+            "WHERE type = 'index' AND tbl_name = 'memory_v4' AND sql IS NOT NULL"
+        ).fetchall()
+        for (name,) in indexes:  # their names are the new table's
+            conn.exec_driver_sql(f'DROP INDEX "{name}"')
+        MemoryEntry.__table__.create(conn)  # type: ignore[attr-defined]
+        conn.exec_driver_sql(f"INSERT INTO memory ({COLUMN_LIST}) SELECT {COLUMN_LIST} FROM memory_v4")
+        conn.exec_driver_sql("DROP TABLE memory_v4")
+        conn.exec_driver_sql("CREATE INDEX ix_memory_user_status ON memory(user_id, status)")
+
     def recreate_vectors(self, conn: Connection, dim: int) -> None:
         conn.exec_driver_sql("DROP TABLE IF EXISTS memory_vec_bits")
         conn.exec_driver_sql("DROP TABLE IF EXISTS memory_vec")
