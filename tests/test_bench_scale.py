@@ -103,3 +103,30 @@ def test_scale_refuses_a_database_that_holds_a_store(postgres_database: str) -> 
     engine.dispose()
     with pytest.raises(ConfigurationError, match="already holds a memory store"):
         measure_one(100, database_url=postgres_database)
+
+
+def test_scale_refuses_a_sqlite_url_naming_the_option() -> None:
+    from framework.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="--database-url 'sqlite:///x.db'.*postgresql://"):
+        measure_one(100, database_url="sqlite:///x.db")
+
+
+def test_a_failed_scale_run_still_leaves_the_database_empty(
+    postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from framework.memory.longterm import LongTermMemory
+
+    def broken(self: LongTermMemory, *args: object) -> None:
+        raise RuntimeError("recall broke")
+
+    monkeypatch.setattr(LongTermMemory, "recall", broken)
+    with pytest.raises(RuntimeError, match="recall broke"):
+        measure_one(200, queries=5, database_url=postgres_database)
+    engine = open_engine(postgres_database)
+    with engine.connect() as conn:
+        left = conn.exec_driver_sql(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).scalar()
+    engine.dispose()
+    assert left == 0

@@ -90,6 +90,7 @@ def test_a_failing_lexical_index_is_a_warning_and_vectors_still_answer(
 def test_forget_hard_deletes_row_and_index_rows_and_audits_without_content(
     home: Path,
     raw_sql: Callable[..., list[tuple]],  # type: ignore[type-arg]
+    backend: str,
 ) -> None:
     ids = fill(home)
     guess = ids["Ada might prefer paper invoices"]
@@ -102,6 +103,8 @@ def test_forget_hard_deletes_row_and_index_rows_and_audits_without_content(
     assert cli("forget", str(guess), "--user", "ada", "--hard") == f"deleted #{guess}\n"
     for table, key in (("memory", "id"), ("memory_vec", "memory_id"), ("memory_fts", "rowid")):
         assert raw_sql(f"SELECT {key} FROM {table} WHERE {key} IN (?, ?)", guess, other) == []
+    if backend == "sqlite":
+        assert raw_sql("SELECT rowid FROM memory_vec_bits WHERE rowid IN (?, ?)", guess, other) == []
     deletes = raw_sql("SELECT memory_id, actor, reason FROM audit WHERE operation = 'delete' ORDER BY id")
     assert deletes == [(other, "user", "asked twice"), (guess, "user", "forgotten on request (CLI)")]
     audit_text = " ".join(str(r) for r in raw_sql("SELECT reason, detail FROM audit"))

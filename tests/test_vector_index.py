@@ -73,7 +73,7 @@ def test_a_large_user_never_gets_back_what_was_forgotten(
     with store.engine.connect() as conn:
         assert ids[5] not in {mid for mid, _ in store.backend.nearest(conn, "ada", vectors[5].tolist(), 30)}
     found = store.recall(RecallQuery("ada", "ada memory 5"), vectors[5].tolist())
-    assert ids[5] in found.dropped or ids[5] not in {r.memory.id for r in found.items}
+    assert ids[5] not in {r.memory.id for r in found.items} and ids[5] not in found.dropped  # not a candidate
     assert {r.memory.user_id for r in found.items} == {"ada"}
     lexical = store.recall(RecallQuery("ada", "memory"), None)  # the large user's lexical path
     assert lexical.items and {r.memory.user_id for r in lexical.items} == {"ada"}

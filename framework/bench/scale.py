@@ -102,62 +102,66 @@ def measure_one(
     with tempfile.TemporaryDirectory(prefix="framework-scale-") as tmp:
         path = (keep or Path(tmp)) / "memory.db"
         engine = _empty_store(database_url) if database_url else open_engine(f"sqlite:///{path}")
-        migrate(engine, model.name, dim)
-        store = LongTermMemory(engine)
-        ingest_s = 0.0
-        for start in range(0, memories, batch):
-            end = min(memories, start + batch)
-            texts, vectors = _batch(start, end, vocab, dim, seed)
-            for i in wanted.intersection(range(start, end)):
-                about[i] = (texts[i - start], vectors[i - start].copy())
-            entries = [
-                MemoryEntry(
-                    user_id=f"user-{_user(i, users):05d}",
-                    content=text,
-                    session_id=f"s{i // (_RUN * users)}",
-                    embedder=model.name,
-                )
-                for i, text in zip(range(start, end), texts, strict=True)
-            ]
-            rows = vectors.tolist()
-            del vectors
-            began = time.perf_counter()
-            store.add_many(entries, rows, actor="bench", reason="scale import")
-            ingest_s += time.perf_counter() - began
-            del entries, rows, texts
+        try:
+            migrate(engine, model.name, dim)
+            store = LongTermMemory(engine)
+            ingest_s = 0.0
+            for start in range(0, memories, batch):
+                end = min(memories, start + batch)
+                texts, vectors = _batch(start, end, vocab, dim, seed)
+                for i in wanted.intersection(range(start, end)):
+                    about[i] = (texts[i - start], vectors[i - start].copy())
+                entries = [
+                    MemoryEntry(
+                        user_id=f"user-{_user(i, users):05d}",
+                        content=text,
+                        session_id=f"s{i // (_RUN * users)}",
+                        embedder=model.name,
+                    )
+                    for i, text in zip(range(start, end), texts, strict=True)
+                ]
+                rows = vectors.tolist()
+                del vectors
+                began = time.perf_counter()
+                store.add_many(entries, rows, actor="bench", reason="scale import")
+                ingest_s += time.perf_counter() - began
+                del entries, rows, texts
 
-        # Queries: three words of the target memory; its vector with noise (cosine about 0.9).
-        asked: list[tuple[str, list[float]]] = []
-        for t in targets:
-            text, vector = about[int(t)]
-            words = text.split()
-            picked = rng.choice(len(words), size=3, replace=False)
-            noisy = vector + rng.standard_normal(dim, dtype=np.float32) * (0.5 / np.sqrt(dim))
-            asked.append(
-                (" ".join(words[p] for p in sorted(picked)), (noisy / np.linalg.norm(noisy)).tolist())
-            )
-        user = f"user-{0:05d}"
-        recall_ms: list[float] = []
-        for n, (text, query_vector) in enumerate(asked):
-            began = time.perf_counter()
-            store.recall(RecallQuery(user, text, limit=LIMIT), query_vector)
-            if n >= warmup:
-                recall_ms.append((time.perf_counter() - began) * 1000)
-        embed_ms: list[float] = []
-        for n, (text, _) in enumerate(asked):
-            began = time.perf_counter()
-            model.embed([text])
-            if n >= warmup:
-                embed_ms.append((time.perf_counter() - began) * 1000)
-        if database_url:
-            with engine.begin() as conn:
-                db_bytes = int(
-                    conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one()
+            # Queries: three words of the target memory; its vector with noise (cosine about 0.9).
+            asked: list[tuple[str, list[float]]] = []
+            for t in targets:
+                text, vector = about[int(t)]
+                words = text.split()
+                picked = rng.choice(len(words), size=3, replace=False)
+                noisy = vector + rng.standard_normal(dim, dtype=np.float32) * (0.5 / np.sqrt(dim))
+                asked.append(
+                    (" ".join(words[p] for p in sorted(picked)), (noisy / np.linalg.norm(noisy)).tolist())
                 )
-                conn.exec_driver_sql(f"DROP TABLE {', '.join(_STORE_TABLES)}")
-        else:
-            db_bytes = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
-        engine.dispose()
+            user = f"user-{0:05d}"
+            recall_ms: list[float] = []
+            for n, (text, query_vector) in enumerate(asked):
+                began = time.perf_counter()
+                store.recall(RecallQuery(user, text, limit=LIMIT), query_vector)
+                if n >= warmup:
+                    recall_ms.append((time.perf_counter() - began) * 1000)
+            embed_ms: list[float] = []
+            for n, (text, _) in enumerate(asked):
+                began = time.perf_counter()
+                model.embed([text])
+                if n >= warmup:
+                    embed_ms.append((time.perf_counter() - began) * 1000)
+            if database_url:
+                with engine.begin() as conn:
+                    db_bytes = int(
+                        conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one()
+                    )
+            else:
+                db_bytes = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+        finally:  # the database given is left as it was found, even after a failure
+            if database_url:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {', '.join(_STORE_TABLES)}")
+            engine.dispose()
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
@@ -188,6 +192,11 @@ _STORE_TABLES = (
 def _empty_store(url: str) -> Engine:
     """An engine on `url` after checking that no memory store is there: the bench writes into it
     and drops the store's tables afterwards."""
+    if not url.startswith(("postgresql", "postgres:")):
+        raise ConfigurationError(
+            f"--database-url {url!r}: the scale bench measures SQLite in a temporary file of its own; "
+            "give a postgresql://… URL of an empty database, or leave the option out"
+        )
     engine = open_engine(url)
     with engine.connect() as conn:
         found = conn.exec_driver_sql(

@@ -91,16 +91,15 @@ def show(memory_id: int, user: str, home: str | None, embedder: str | None) -> N
     click.echo(_line(entry))
     for name, value in entry.model_dump(exclude={"content", "embedder"}).items():
         click.echo(f"  {name}: {value}")
-    for e in manager.long_term.history(user):
-        if e.memory_id == memory_id:
-            click.echo(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.operation} by {e.actor}: {e.reason}")
+    for e in manager.long_term.history(user, memory_id):
+        click.echo(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.operation} by {e.actor}: {e.reason}")
     manager.close()
 
 
 @memory.command()
 @click.argument("query")
 @click.option("--user", required=True)
-@click.option("--limit", default=8, show_default=True)
+@click.option("--limit", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option("--min-confidence", default=0.0, show_default=True)
 @click.option(
     "--type",

@@ -127,6 +127,7 @@ class LongTermMemory:
                     for e in entries
                 ],
             )
+        with self.engine.begin() as conn:  # after the commit: holds no lock of the import's
             self.backend.imported(conn, len(entries))
         return entries
 
@@ -361,23 +362,22 @@ class LongTermMemory:
             if (e.valid_until is None or e.valid_until > now) and (wanted is None or wanted & set(e.tags))
         ]
 
-    def history(self, user_id: str) -> list[AuditEvent]:
+    def history(self, user_id: str, memory_id: int | None = None) -> list[AuditEvent]:
+        """The user's audit trail, oldest first (one memory's, given its id)."""
         self.flush_reads()
+        query = select(AuditEvent).where(AuditEvent.user_id == user_id)  # type: ignore[arg-type]
+        if memory_id is not None:
+            query = query.where(AuditEvent.memory_id == memory_id)  # type: ignore[arg-type]
         with Session(self.engine) as s:
-            return list(
-                s.scalars(
-                    select(AuditEvent)
-                    .where(AuditEvent.user_id == user_id)  # type: ignore[arg-type]
-                    .order_by(AuditEvent.id)  # type: ignore[arg-type]
-                )
-            )
+            return list(s.scalars(query.order_by(AuditEvent.id)))  # type: ignore[arg-type]
 
     def all_entries(self, user_id: str) -> list[MemoryEntry]:
         self.flush_reads()
         return self._select("user_id = ?", (user_id,))
 
     def nearest(self, user_id: str, vector: list[float], k: int = 5) -> list[tuple[int, float]]:
-        """(memory id, cosine similarity) of the user's k nearest active memories."""
+        """(memory id, cosine similarity) of the user's k nearest active memories (exact for most
+        users; approximate for a SQLite user with thousands of memories: see backends/sqlite.py)."""
         with self.engine.connect() as conn:
             return [(rid, 1.0 - dist) for rid, dist in self.backend.nearest(conn, user_id, vector, k)]
 

@@ -1,7 +1,7 @@
 """Scale-out: PostgreSQL with pgvector for vectors and Postgres full-text search for lexical
 matches, chosen by a `postgresql://` database URL (driver: psycopg 3).
 
-The vector index is a table of (rowid, user_id, embedding vector(dim)) with a B-tree on user_id:
+The vector index is a table of (memory_id, user_id, embedding vector(dim)) with a B-tree on user_id:
 a user's nearest memories are an exact cosine scan of that user's rows only (the partition the
 SQLite store gets from vec0's partition key). The lexical index holds each memory's tsvector
 (English configuration: stop words out, Snowball stemming) under a GIN index, ranked by ts_rank.
