@@ -171,7 +171,8 @@ class SQLiteBackend(Backend):
         def _on_begin(conn: Connection) -> None:
             # sqlite_begin="IMMEDIATE" (migrations) takes the write lock at once: two processes
             # opening an old store migrate it one after the other.
-            conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', '')}".strip())
+            mode = conn.get_execution_options().get("sqlite_begin", "")
+            conn.connection.driver_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
 
         return engine
 
