@@ -259,6 +259,13 @@ class SQLiteBackend(Backend):
             if len(fresh) > 1:
                 conn.exec_driver_sql(insert, [(first + i, *row[1:]) for i, row in enumerate(fresh) if i])
 
+    def imported(self, conn: Connection, rows: int) -> None:
+        """After a large import, move the write-ahead log into the database file: reads of pages
+        still in a long log go through its index instead of the memory map, and the log does not
+        keep the import's size on disk."""
+        if rows >= 1000:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def index_vectors(self, conn: Connection, rows: Sequence[tuple[int, str, Sequence[float]]]) -> None:
         if rows:
             self._insert_vectors(conn, [(mid, user, pack(v)) for mid, user, v in rows], len(rows[0][2]))
