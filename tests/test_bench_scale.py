@@ -77,6 +77,17 @@ def test_scale_command_json() -> None:
     assert (row["memories"], row["users"]) == (300, 2)
 
 
+def tables_in(url: str) -> int:
+    """How many tables the PostgreSQL database at `url` holds."""
+    engine = open_engine(url)
+    with engine.connect() as conn:
+        count = conn.exec_driver_sql(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).scalar()
+    engine.dispose()
+    return int(count or 0)
+
+
 def test_scale_on_postgresql_writes_every_row_and_leaves_the_database_empty(
     postgres_database: str,
 ) -> None:
@@ -85,13 +96,7 @@ def test_scale_on_postgresql_writes_every_row_and_leaves_the_database_empty(
     r = measure_one(1_200, users=3, queries=10, batch=500, database_url=postgres_database)
     assert (r["memories"], r["users"]) == (1_200, 3)
     assert r["ingest_per_s"] > 0 and 0 < r["recall_p50_ms"] <= r["recall_p95_ms"] and r["db_bytes"] > 0
-    engine = open_engine(postgres_database)
-    with engine.connect() as conn:
-        left = conn.exec_driver_sql(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
-        ).scalar()
-    engine.dispose()
-    assert left == 0 and len(_STORE_TABLES) == 7
+    assert tables_in(postgres_database) == 0 and len(_STORE_TABLES) == 7
 
 
 def test_scale_refuses_a_database_that_holds_a_store(postgres_database: str) -> None:
@@ -123,10 +128,4 @@ def test_a_failed_scale_run_still_leaves_the_database_empty(
     monkeypatch.setattr(LongTermMemory, "recall", broken)
     with pytest.raises(RuntimeError, match="recall broke"):
         measure_one(200, queries=5, database_url=postgres_database)
-    engine = open_engine(postgres_database)
-    with engine.connect() as conn:
-        left = conn.exec_driver_sql(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
-        ).scalar()
-    engine.dispose()
-    assert left == 0
+    assert tables_in(postgres_database) == 0

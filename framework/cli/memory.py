@@ -40,16 +40,20 @@ def _line(m: MemoryEntry) -> str:
     return f"#{m.id} {m.memory_type} {m.confidence:.2f} {m.source}{extra}{tags}: {m.content}"
 
 
-@memory.command("list")
-@click.option("--user", required=True)
-@click.option("--all", "show_all", is_flag=True, help="include superseded and forgotten memories")
-@click.option(
+# MemoryType's values (framework.memory.records imports SQLModel: not at --help time).
+_type_option = click.option(
     "--type",
     "types",
     multiple=True,
     type=click.Choice(["fact", "preference", "outcome", "constraint"]),
     help="only memories of this type (repeatable)",
 )
+
+
+@memory.command("list")
+@click.option("--user", required=True)
+@click.option("--all", "show_all", is_flag=True, help="include superseded and forgotten memories")
+@_type_option
 @click.option("--tag", "tags", multiple=True, help="only memories with this tag (repeatable: any of them)")
 @common
 def list_(
@@ -101,13 +105,7 @@ def show(memory_id: int, user: str, home: str | None, embedder: str | None) -> N
 @click.option("--user", required=True)
 @click.option("--limit", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option("--min-confidence", default=0.0, show_default=True)
-@click.option(
-    "--type",
-    "types",
-    multiple=True,
-    type=click.Choice(["fact", "preference", "outcome", "constraint"]),
-    help="only memories of this type (repeatable)",
-)
+@_type_option
 @click.option("--tag", "tags", multiple=True, help="only memories with one of these tags (repeatable)")
 @common
 def recall(

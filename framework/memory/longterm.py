@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session
 
-from framework.memory.backends import backend_for, execute
+from framework.memory.backends import LARGE_IMPORT, backend_for, execute
 from framework.memory.recall import HybridRecall, RankWeights, RecallQuery, RecallResult
 from framework.memory.records import (
     COLUMN_LIST,
@@ -127,8 +127,9 @@ class LongTermMemory:
                     for e in entries
                 ],
             )
-        with self.engine.begin() as conn:  # after the commit: holds no lock of the import's
-            self.backend.imported(conn, len(entries))
+        if len(entries) >= LARGE_IMPORT:
+            with self.engine.begin() as conn:  # after the commit: holds no lock of the import's
+                self.backend.imported(conn)
         return entries
 
     def _insert(self, s: Session, entry: MemoryEntry, vector: list[float], actor: str, reason: str) -> None:

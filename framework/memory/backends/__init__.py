@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy.util.typing import TupleAny, Unpack
 
 Row = tuple[Any, ...]
+LARGE_IMPORT = 1000  # memories in one add_many after which the backend tidies up (`imported`)
 
 
 class Backend:
@@ -77,8 +78,9 @@ class Backend:
         self.index_vectors(conn, [(mid, user, vector) for mid, user, _content, vector in rows])
         self.index_text(conn, [(mid, user, content) for mid, user, content, _vector in rows])
 
-    def imported(self, conn: Connection, rows: int) -> None:
-        """After a bulk import of `rows` memories: whatever keeps searches fast (nothing by default)."""
+    def imported(self, conn: Connection) -> None:
+        """After a large import (LARGE_IMPORT memories or more): whatever keeps searches fast
+        (nothing by default)."""
 
     def index_vectors(self, conn: Connection, rows: Sequence[tuple[int, str, Sequence[float]]]) -> None:
         raise NotImplementedError

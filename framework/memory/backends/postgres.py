@@ -109,11 +109,10 @@ class PostgresBackend(Backend):
             assign(ids)
             execute(conn, insert, [(mid, *row[1:]) for mid, row in zip(ids, fresh, strict=True)])
 
-    def imported(self, conn: Connection, rows: int) -> None:
+    def imported(self, conn: Connection) -> None:
         """Fresh planner statistics after a large import (autovacuum would take its time): without
         them a user's search may not use its user_id index."""
-        if rows >= 1000:
-            conn.exec_driver_sql("ANALYZE memory, memory_vec, memory_fts")
+        conn.exec_driver_sql("ANALYZE memory, memory_vec, memory_fts")
 
     def index_vectors(self, conn: Connection, rows: Sequence[tuple[int, str, Sequence[float]]]) -> None:
         execute(

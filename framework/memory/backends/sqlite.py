@@ -59,9 +59,14 @@ def pack(vector: Sequence[float]) -> bytes:
     return struct.pack(f"{len(vector)}f", *vector)
 
 
+def _padding(dim: int) -> bytes:
+    """Zero float32s that make `dim` a whole number of bytes of sign bits."""
+    return b"\0" * 4 * (-dim % 8)
+
+
 def pack_for_bits(vector: Sequence[float]) -> bytes:
     """The float32s padded with zeros to a whole number of bytes of sign bits."""
-    return pack(vector) + b"\0" * 4 * (-len(vector) % 8)
+    return pack(vector) + _padding(len(vector))
 
 
 def stripe(user_id: str, memory_id: int) -> str:
@@ -259,12 +264,11 @@ class SQLiteBackend(Backend):
             if len(fresh) > 1:
                 conn.exec_driver_sql(insert, [(first + i, *row[1:]) for i, row in enumerate(fresh) if i])
 
-    def imported(self, conn: Connection, rows: int) -> None:
+    def imported(self, conn: Connection) -> None:
         """After a large import, move the write-ahead log into the database file: reads of pages
         still in a long log go through its index instead of the memory map, and the log does not
         keep the import's size on disk."""
-        if rows >= 1000:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def index_vectors(self, conn: Connection, rows: Sequence[tuple[int, str, Sequence[float]]]) -> None:
         if rows:
@@ -273,7 +277,7 @@ class SQLiteBackend(Backend):
     @staticmethod
     def _insert_vectors(conn: Connection, rows: Sequence[Any], dim: int, table: str = "memory_vec") -> None:
         """(id, user_id, float32 blob) rows into both vector tables."""
-        pad = b"\0" * 4 * (-dim % 8)
+        pad = _padding(dim)
         conn.exec_driver_sql(
             f"INSERT INTO {table}(slot, memory_id, user_id, embedding) VALUES (?, ?, ?, ?)",
             [(bucket(user) + mid, mid, user, blob) for mid, user, blob in rows],
@@ -327,7 +331,7 @@ class SQLiteBackend(Backend):
             ).fetchall()
             return [(int(r[0]), float(r[1])) for r in rows]
         per_stripe = max(16, -(-OVERSAMPLE * k // STRIPES))  # 256 candidates or more
-        stripes = [f"{user_id}#{i}" for i in range(STRIPES)]
+        stripes = [stripe(user_id, i) for i in range(STRIPES)]
         rows = conn.exec_driver_sql(
             _NEAREST, (pack_for_bits(vector), per_stripe, *stripes, pack(vector), first, user_id, k)
         ).fetchall()
