@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from framework.errors import FrameworkError, ModelNotConfigured, StepLimitExceeded
 from framework.llm.messages import Message
 from framework.log import logger
-from framework.memory.sensitive import redact
+from framework.sensitive import redact
 from framework.memory.working import MAX_CONVERSATION_LINES, ConversationLine
 from framework.steps.act import act
 from framework.steps.evaluate import evaluate, judge

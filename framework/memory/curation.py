@@ -19,7 +19,7 @@ from framework.embeddings import Embedder
 from framework.memory.candidates import Comparison, Extraction, MemoryCandidate, PairVerdict
 from framework.memory.longterm import LongTermMemory, expiry
 from framework.memory.records import MemoryEntry, MemorySource
-from framework.memory.sensitive import redact, repeats_secret
+from framework.sensitive import redact, repeats_secret
 from framework.memory.working import WorkingState
 from framework.memory.write_policy import WritePolicy
 from framework.turn import MemoryOp

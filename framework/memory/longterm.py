@@ -29,7 +29,7 @@ from framework.memory.records import (
     stamp,
     utcnow,
 )
-from framework.memory.sensitive import redact
+from framework.sensitive import redact
 
 READ_BATCH = 16
 _AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from framework.memory.longterm import LongTermMemory
 from framework.memory.procedural import ProceduralMemory, Procedures
 from framework.memory.recall import RankWeights, RecallQuery
 from framework.memory.records import MemoryEntry, MemorySource, MemoryType
-from framework.memory.sensitive import redact, sensitive_values
+from framework.sensitive import redact, sensitive_values
 from framework.memory.working import WorkingState, WorkingStore, open_working_memory
 from framework.memory.write_policy import WritePolicy
 from framework.turn import MemoryOp, Outcome, Recollection, ToolCallRecord

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from framework.memory.sensitive import find_sensitive
+from framework.sensitive import find_sensitive
 
 _TRANSIENT = re.compile(
     r"\b(just for now|for now|only for now|this session only|for this session|for this conversation|"

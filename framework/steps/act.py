@@ -9,7 +9,7 @@ from typing import Any
 
 from framework.gate import PolicyGate
 from framework.llm.messages import ToolCall
-from framework.memory.sensitive import redact
+from framework.sensitive import redact
 from framework.memory.working import ToolRecord, WorkingState
 from framework.tools import ToolSpec
 from framework.turn import ToolCallRecord

@@ -11,7 +11,7 @@ from framework.memory.candidates import Comparison, Extraction, MemoryCandidate
 from framework.memory.curation import Judge, SimilarPair
 from framework.memory.manager import MemoryManager
 from framework.memory.records import MemoryEntry, MemorySource, MemoryType
-from framework.memory.sensitive import redact, sensitive_values
+from framework.sensitive import redact, sensitive_values
 from framework.memory.working import WorkingState
 from framework.prompts import render
 from framework.steps.intent import Intent
