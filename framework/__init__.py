@@ -11,14 +11,22 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "Agent": "framework.agent",
-    "ApprovalRequest": "framework.steps.act",
+    "ApprovalRequest": "framework.gate",
     "FrameworkError": "framework.errors",
+    "FunctionModel": "framework.llm.testing",
+    "HashEmbedder": "framework.embeddings",
     "LiteLLMModel": "framework.llm.litellm_model",
+    "MemoryManager": "framework.memory.manager",
+    "Outcome": "framework.outcome",
+    "PolicyGate": "framework.gate",
+    "RankWeights": "framework.ranking",
     "ScriptedModel": "framework.llm.testing",
     "Session": "framework.session",
     "Settings": "framework.config",
-    "ToolFailure": "framework.steps.act",
+    "ToolCallRecord": "framework.outcome",
+    "ToolFailure": "framework.errors",
     "Turn": "framework.turn",
+    "WritePolicy": "framework.memory.governance",
     "load_settings": "framework.config",
     "tool": "framework.tools",
 }
@@ -26,12 +34,20 @@ __all__ = [
     "Agent",
     "ApprovalRequest",
     "FrameworkError",
+    "FunctionModel",
+    "HashEmbedder",
     "LiteLLMModel",
+    "MemoryManager",
+    "Outcome",
+    "PolicyGate",
+    "RankWeights",
     "ScriptedModel",
     "Session",
     "Settings",
+    "ToolCallRecord",
     "ToolFailure",
     "Turn",
+    "WritePolicy",
     "load_settings",
     "tool",
 ]
@@ -39,11 +55,16 @@ __all__ = [
 if TYPE_CHECKING:
     from framework.agent import Agent
     from framework.config import Settings, load_settings
-    from framework.errors import FrameworkError
+    from framework.embeddings import HashEmbedder
+    from framework.errors import FrameworkError, ToolFailure
+    from framework.gate import ApprovalRequest, PolicyGate
     from framework.llm.litellm_model import LiteLLMModel
-    from framework.llm.testing import ScriptedModel
+    from framework.llm.testing import FunctionModel, ScriptedModel
+    from framework.memory.governance import WritePolicy
+    from framework.memory.manager import MemoryManager
+    from framework.outcome import Outcome, ToolCallRecord
+    from framework.ranking import RankWeights
     from framework.session import Session
-    from framework.steps.act import ApprovalRequest, ToolFailure
     from framework.tools import tool
     from framework.turn import Turn
 

@@ -19,22 +19,23 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from framework.config import Settings, load_settings
 from framework.embeddings import Embedder
 from framework.errors import DefinitionError
+from framework.gate import Approver, PolicyGate
 from framework.llm import resolve_model
 from framework.llm.base import Model
 from framework.log import log_to
+from framework.loop import Runtime
+from framework.memory.governance import WritePolicy
 from framework.memory.manager import MemoryManager
-from framework.memory.write_policy import WritePolicy
-from framework.steps.act import Approver
+from framework.outcome import ToolCallRecord
+from framework.session import Session
+from framework.steps.act import Toolbox
 from framework.tools import ToolSpec, build_spec
-
-if TYPE_CHECKING:
-    from framework.session import Session
-    from framework.turn import ToolCallRecord, Turn
+from framework.turn import Turn
 
 
 class Agent:
@@ -89,12 +90,21 @@ class Agent:
             write_policy=self.write_policy,
             recall_limit=self.recall_limit,
         )
+        self.runtime = Runtime(
+            instructions=self.instructions,
+            model=self.llm,
+            memory=self.memory,
+            # The gate reads the policies in force at each call: an edited file applies at once.
+            toolbox=Toolbox(self.tool_specs, PolicyGate(self.memory.procedural), approve),
+            window=self.memory.context_window(self.llm),
+            max_steps=self.steps_limit,
+            judge_outcomes=self.judge_outcomes,
+            hooks=self,
+        )
 
     def session(self, user_id: str | None, session_id: str | None = None) -> Session:
         """A conversation with one user (None: anonymous, nothing written long-term)."""
-        from framework.session import Session
-
-        return Session(self, user_id, session_id)
+        return Session(self.runtime, user_id, session_id)
 
     def close(self) -> None:
         self.memory.close()

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from framework.errors import ConfigurationError
+from framework.ranking import WEIGHT_RANGES, RankWeights
 
 # setting name -> (environment variable, default)
 _SETTINGS: dict[str, tuple[str, Any]] = {
@@ -28,7 +30,7 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     "llm_timeout_s": ("FRAMEWORK_LLM_TIMEOUT_S", 60.0),
     "llm_retries": ("FRAMEWORK_LLM_RETRIES", 2),
     "llm_max_tokens": ("FRAMEWORK_LLM_MAX_TOKENS", 2048),
-    # The recall's rank weights (framework.memory.recall.RankWeights), any of them: in
+    # The recall's rank weights (framework.ranking.RankWeights), any of them: in
     # config.yaml a mapping (recall_weights: {relevance: 0.7, recency: 0.05}), in the
     # environment "relevance=0.7,recency=0.05".
     "recall_weights": ("FRAMEWORK_RECALL_WEIGHTS", None),
@@ -122,10 +124,6 @@ def _weights(value: Any, source: str) -> dict[str, float]:
         raise ConfigurationError(
             f"setting 'recall_weights' from {source}: expected a mapping of weight: number, got {value!r}"
         )
-    from dataclasses import fields
-
-    from framework.memory.recall import RankWeights  # only when weights are set: it imports SQLAlchemy
-
     known = sorted(f.name for f in fields(RankWeights))
     weights: dict[str, float] = {}
     for key, number in value.items():
@@ -133,7 +131,7 @@ def _weights(value: Any, source: str) -> dict[str, float]:
             raise ConfigurationError(
                 f"setting 'recall_weights' from {source}: unknown weight {key!r}; known: {known}"
             )
-        low, high, shown = _WEIGHT_RANGES.get(key, (0.0, math.inf, "a number >= 0"))
+        low, high, shown = WEIGHT_RANGES.get(key, (0.0, math.inf, "a number >= 0"))
         try:
             weights[key] = float(number)
             if isinstance(number, bool) or not (low <= weights[key] <= high and math.isfinite(weights[key])):
@@ -145,14 +143,6 @@ def _weights(value: Any, source: str) -> dict[str, float]:
                 f"setting 'recall_weights' from {source}: {key} must be {shown}, got {number!r}"
             ) from None
     return weights
-
-
-# Weights that are not plain non-negative numbers: (low, high, as said in an error).
-_WEIGHT_RANGES = {
-    "recency_half_life_days": (0.0, math.inf, "a number of days > 0"),
-    "lexical_share": (0.0, 1.0, "a share between 0 and 1"),
-    "min_similarity": (-1.0, 1.0, "a cosine similarity between -1 and 1"),
-}
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -168,3 +158,12 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigurationError(f"{path}: unknown setting(s) {sorted(unknown)}; known: {sorted(_SETTINGS)}")
     return data
+
+
+def shown_url(url: str) -> str:
+    """`url` fit for a message or a log: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

@@ -5,9 +5,11 @@ FrameworkError
  │    └── ModelNotConfigured  no LLM is configured, or the one configured cannot be reached
  ├── DefinitionError         a YAML skill/policy or an Agent subclass is malformed (names file/field)
  ├── ModelError              the LLM failed after bounded retries, or returned unusable output
+ │    └── HistoryUnavailable  no git history for a skill or policy file (git missing, no repository)
  ├── ScriptError             a ScriptedModel got a call it did not expect, or was not consumed
  ├── StepLimitExceeded       the reason/act loop ran past the agent's step limit
- └── StoreError              the memory store refused an operation (e.g. embedder mismatch)
+ ├── StoreError              the memory store refused an operation (e.g. embedder mismatch)
+ └── ToolFailure             raised by a tool to report that it ran and failed (the outcome counts it)
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ class DefinitionError(FrameworkError):
     pass
 
 
+class HistoryUnavailable(DefinitionError):
+    """No git history for a file: git is missing, or the folder is not in a repository."""
+
+
 class ModelError(FrameworkError):
     pass
 
@@ -43,3 +49,7 @@ class StepLimitExceeded(FrameworkError):
 
 class StoreError(FrameworkError):
     pass
+
+
+class ToolFailure(FrameworkError):
+    """Raise from a tool to report that it ran and failed (the outcome counts it as a failure)."""

@@ -3,112 +3,122 @@
     1 intent → 2 retrieve → 3 reason ⇄ 4 act (every call gated) → 5 evaluate → 6 memory ops
 
 Memory is written after the outcome, never before: store results, not intentions.
+Each step is a plain function (or, for reason ⇄ act, one named object) that returns a small typed
+result; the loop records them on the `Turn`. One error policy for every step (`_attempt`).
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
-from framework.errors import FrameworkError, ModelNotConfigured, StepLimitExceeded
+from framework.errors import FrameworkError, ModelNotConfigured
+from framework.llm.base import Model
 from framework.llm.messages import Message
 from framework.log import logger
+from framework.memory.context import ContextWindow
+from framework.memory.manager import MemoryManager
+from framework.memory.working import MAX_CONVERSATION_LINES, ConversationLine, WorkingState
+from framework.outcome import ToolCallRecord
 from framework.sensitive import redact
-from framework.memory.working import MAX_CONVERSATION_LINES, ConversationLine
-from framework.steps.act import act
+from framework.steps.act import Toolbox
 from framework.steps.evaluate import evaluate, judge
 from framework.steps.intent import Intent, detect_intent
-from framework.steps.memorize import memorize, worth_extracting
-from framework.steps.reason import build_prompt, conversation, system_prompt
-from framework.steps.skill import CycleResult, SkillExecutor, select_skill
+from framework.steps.memorize import worth_extracting
+from framework.steps.reason import conversation, system_prompt
+from framework.steps.respond import ReasonAct
+from framework.steps.retrieve import retrieve, task_goal
+from framework.steps.skill import SkillExecutor, select_skill
 from framework.steps.summarize import summarize
 from framework.turn import Turn
 
-if TYPE_CHECKING:
-    from framework.session import Session
+T = TypeVar("T")
 
 
-def run_turn(session: Session, user_input: str) -> Turn:
-    agent, memory, model = session.agent, session.memory, session.model
-    turn = Turn(session.user_id, session.session_id, user_input)
+class Hooks(Protocol):
+    """The agent's hooks (framework.agent.Agent: each does nothing unless overridden)."""
+
+    def on_turn_start(self, turn: Turn) -> None: ...
+
+    def on_tool_call(self, record: ToolCallRecord) -> None: ...
+
+    def on_turn_end(self, turn: Turn) -> None: ...
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the loop runs a turn with: an agent's settings and parts, assembled once per agent."""
+
+    instructions: str
+    model: Model
+    memory: MemoryManager
+    toolbox: Toolbox
+    window: ContextWindow
+    max_steps: int
+    judge_outcomes: bool
+    hooks: Hooks
+
+
+def run_turn(rt: Runtime, user_id: str | None, session_id: str, user_input: str) -> Turn:
+    memory, model = rt.memory, rt.model
+    turn = Turn(user_id, session_id, user_input)
     clock = _Clock(turn)
-    agent.on_turn_start(turn)
+    rt.hooks.on_turn_start(turn)
 
     procedures = memory.procedures  # skills and policies as the files say now, once per turn
-    try:  # 1
-        intent, usage = detect_intent(model, user_input, [s for s in procedures.skills if s.tools])
+    skills = [s for s in procedures.skills if s.tools]
+    found = _attempt(
+        lambda: detect_intent(model, user_input, skills),
+        lambda exc: turn.fail(f"intent detection failed: {exc}"),
+    )
+    intent = Intent(goal=user_input, memory_query=user_input)  # else: the words themselves
+    if found is not None:
+        intent, usage = found
         turn.usage.add(usage)
-    except ModelNotConfigured:
-        raise
-    except FrameworkError as exc:  # carry on with the words themselves as the query
-        intent = Intent(goal=user_input, memory_query=user_input)
-        turn.error = f"intent detection failed: {exc}"
     turn.intent = intent
     clock.lap("intent")
 
-    query = " ".join(filter(None, [intent.memory_query, user_input]))  # 2
-    recalled = memory.recall(session.user_id, session.session_id, query, (intent.task_type,), procedures)
-    turn.recollection, state = recalled, recalled.state
-    if not intent.trivial and intent.task_type not in ("chat", "question"):
-        state.goal = intent.goal  # the session's task, for working memory
+    turn.recollection = recalled = retrieve(memory, user_id, intent, user_input, procedures)  # 2
+    state = memory.load_state(user_id, session_id)
+    state.goal = task_goal(intent) or state.goal
     clock.lap("retrieve")
 
-    system = system_prompt(agent.instructions, recalled, state, session.window)  # 3 ⇄ 4
-    current = [Message("user", user_input)]
-    history = conversation(state)
-    fold = session.window.to_fold(system, history, current, MAX_CONVERSATION_LINES)
-    if fold:  # the oldest lines leave the window: fold them into the rolling summary first
-        try:
-            state.summary = summarize(model, state.summary, state.conversation[:fold], turn.usage)
-            state.folded_lines += fold
-            del state.conversation[:fold], history[:fold]
-            system = system_prompt(agent.instructions, recalled, state, session.window)
-        except ModelNotConfigured:
-            raise
-        except FrameworkError as exc:  # the window still evicts them; they are just not summarised
-            turn.warnings.append(f"summary not updated: {exc}")
+    history = _fit_history(rt, turn, state, user_input)  # 3 ⇄ 4
+    cycle = ReasonAct(
+        model,
+        rt.window,
+        system_prompt(rt.instructions, recalled, state, rt.window),
+        history,
+        user_input,
+        rt.toolbox,
+        state,
+        rt.max_steps,
+        observe=lambda record: _observe(rt, user_id, record),
+    )
 
-    def cycle(instruction: str | None = None) -> CycleResult:
-        """Reason ⇄ act until the model answers in text; every tool call goes through the gate."""
-        if instruction is not None:
-            current.append(Message("user", instruction))
-        first = len(turn.tool_calls)
-        for _step in range(session.max_steps):
-            window = build_prompt(session.window, system, history, current)
-            turn.messages = window.messages
-            reply = model.complete(window.messages, session.schemas)
-            turn.usage.add(reply.usage)
-            if not reply.tool_calls:
-                current.append(Message("assistant", reply.text or ""))
-                return CycleResult(reply.text or "", turn.tool_calls[first:])
-            current.append(Message("assistant", reply.text, tool_calls=reply.tool_calls))
-            for call in reply.tool_calls:
-                record = act(call, session.tools, session.gate, state, session.approve, session.user_id)
-                turn.tool_calls.append(record)
-                memory.audit_gate(session.user_id, record)
-                agent.on_tool_call(record)
-                current.append(Message("tool", record.result, tool_call_id=call.id, name=call.name))
-        raise StepLimitExceeded(f"stopped after {session.max_steps} reasoning steps without a final answer")
+    def unfinished(exc: FrameworkError) -> None:
+        turn.fail(f"{type(exc).__name__}: {exc}")
+        turn.answer = turn.answer or f"I could not finish this: {exc}"
 
     skill = select_skill(procedures.skills, intent)
-    try:
-        if skill is None:
-            turn.answer = cycle().text
-        else:
-            turn.skill = SkillExecutor(skill).run(cycle, state)
+    if skill is None:
+        result = _attempt(cycle.run, unfinished)
+        turn.answer = result.text if result is not None else turn.answer
+    else:
+        turn.skill = _attempt(lambda: SkillExecutor(skill).run(cycle, state), unfinished)
+        if turn.skill is not None:
             turn.answer = turn.skill.text
             if turn.skill.error:
-                turn.error = (
+                turn.fail(
                     f"skill {turn.skill.skill} stopped at step {turn.skill.failed_step}: {turn.skill.error}"
                 )
-    except ModelNotConfigured:
-        raise
-    except FrameworkError as exc:
-        turn.error = f"{type(exc).__name__}: {exc}"
-        turn.answer = turn.answer or f"I could not finish this: {exc}"
+    turn.tool_calls, turn.messages = cycle.tool_calls, cycle.messages
+    turn.usage.add(cycle.usage)
     clock.lap("reason_act")
 
-    if agent.judge_outcomes and not intent.trivial and turn.error is None:  # 5
+    if rt.judge_outcomes and not intent.trivial and turn.error is None:  # 5
         turn.outcome, usage = judge(model, intent.goal, turn.tool_calls, turn.answer)
         turn.usage.add(usage)
     else:
@@ -116,15 +126,17 @@ def run_turn(session: Session, user_input: str) -> Turn:
     clock.lap("evaluate")
 
     if worth_extracting(intent, turn.outcome):  # 6
-        try:
-            turn.memory_ops += memorize(model, memory, session.user_id, state, recalled, turn)
-        except ModelNotConfigured:
-            raise
-        except FrameworkError as exc:  # nothing is written from output we could not read
-            turn.error = (turn.error + "; " if turn.error else "") + f"memory extraction failed: {exc}"
-        turn.usage.add(turn.memory_usage)
+        exchange = turn.exchange()
+        work = _attempt(
+            lambda: memory.memorize(model, user_id, state, recalled, exchange),
+            lambda exc: turn.fail(f"memory extraction failed: {exc}"),
+        )
+        if work is not None:  # on failure nothing is written from output we could not read
+            turn.memory_ops += work.ops
+            turn.memory_usage.add(work.usage)
+            turn.usage.add(work.usage)
     turn.memory_ops += memory.learn(
-        session.user_id, [r.memory.id for r in recalled.relevant if r.memory.id], turn.outcome
+        user_id, [r.memory.id for r in recalled.relevant if r.memory.id], turn.outcome
     )
     state.conversation += [
         ConversationLine(role="user", content=redact(user_input)),
@@ -133,8 +145,49 @@ def run_turn(session: Session, user_input: str) -> Turn:
     memory.save_state(state)
     clock.lap("memory_ops")
     _log(turn)
-    agent.on_turn_end(turn)
+    rt.hooks.on_turn_end(turn)
     return turn
+
+
+def _attempt(step: Callable[[], T], failed: Callable[[FrameworkError], None]) -> T | None:
+    """The loop's one error policy. A missing or unusable model configuration stops the turn (the
+    user must fix it); any other failure the framework raises on purpose is handed to `failed`
+    (which records it on the turn) and the turn goes on without that step's result."""
+    try:
+        return step()
+    except ModelNotConfigured:
+        raise
+    except FrameworkError as exc:
+        failed(exc)
+        return None
+
+
+def _observe(rt: Runtime, user_id: str | None, record: ToolCallRecord) -> None:
+    """Each tool call as it happens: audited with the policy versions that decided it, then shown
+    to the agent's hook."""
+    rt.memory.audit_gate(user_id, record)
+    rt.hooks.on_tool_call(record)
+
+
+def _fit_history(rt: Runtime, turn: Turn, state: WorkingState, user_input: str) -> list[Message]:
+    """The conversation so far, within the window: lines about to leave it are folded into the
+    rolling summary first (a failed summary is a warning: the lines still leave the window)."""
+    history = conversation(state)
+    assert turn.recollection is not None
+    system = system_prompt(rt.instructions, turn.recollection, state, rt.window)
+    fold = rt.window.to_fold(system, history, [Message("user", user_input)], MAX_CONVERSATION_LINES)
+    if not fold:
+        return history
+    folded = _attempt(
+        lambda: summarize(rt.model, state.summary, state.conversation[:fold]),
+        lambda exc: turn.warnings.append(f"summary not updated: {exc}"),
+    )
+    if folded is not None:
+        state.summary, usage = folded
+        turn.usage.add(usage)
+        state.folded_lines += fold
+        del state.conversation[:fold], history[:fold]
+    return history
 
 
 def _log(turn: Turn) -> None:

@@ -5,39 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING
 
-from framework.gate import PolicyGate
-from framework.llm.base import Model
-from framework.loop import run_turn
+from framework.loop import Runtime, run_turn
 from framework.memory.manager import MemoryManager
-from framework.steps.act import Approver
-from framework.tools import ToolSpec
 from framework.turn import Turn
-
-if TYPE_CHECKING:
-    from framework.agent import Agent
 
 
 class Session:
-    def __init__(self, agent: Agent, user_id: str | None, session_id: str | None) -> None:
-        self.agent = agent
+    """Who is talking (`user_id`; None: anonymous, nothing written long-term), in which
+    conversation (`session_id`), on which agent's runtime."""
+
+    def __init__(self, runtime: Runtime, user_id: str | None, session_id: str | None = None) -> None:
+        self.runtime = runtime
         self.user_id = user_id
         self.session_id = session_id or uuid.uuid4().hex[:12]
-        self.memory: MemoryManager = agent.memory
-        self.model: Model = agent.llm
-        self.tools: dict[str, ToolSpec] = agent.tool_specs
-        self.schemas = [spec.schema() for spec in self.tools.values()] or None  # built once
-        self.gate = PolicyGate(self.memory.procedural)  # edited policies apply from the next call
-        self.approve: Approver | None = agent.approve
-        self.max_steps = agent.steps_limit
-        self.window = self.memory.context_window(self.model)
+
+    @property
+    def memory(self) -> MemoryManager:
+        return self.runtime.memory
 
     def send(self, text: str) -> Turn:
         """Run one turn of the control loop and return its full record."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError("send(text): text must be a non-empty string")
-        return run_turn(self, text)
+        return run_turn(self.runtime, self.user_id, self.session_id, text)
 
     async def asend(self, text: str) -> Turn:
         return await asyncio.to_thread(self.send, text)

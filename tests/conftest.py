@@ -105,8 +105,8 @@ def raw_sql(home: Path) -> Callable[..., list[tuple]]:  # type: ignore[type-arg]
     """Run plain SQL (`?` placeholders) on the home's store, whichever its backend: to read the
     raw tables as they are, or to move timestamps into the past."""
     from framework.config import load_settings
-    from framework.memory.backends import execute
-    from framework.memory.database import open_engine
+    from framework.memory.longterm.backends import execute
+    from framework.memory.longterm.migrations import open_engine
 
     def run(statement: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
         engine = open_engine(load_settings().database_url)

@@ -15,11 +15,11 @@ import pytest
 
 from framework.bench.retrieval import measure, repair_evidence
 from framework.embeddings import HashEmbedder
-from framework.memory.database import migrate, open_engine
-from framework.memory.longterm import LongTermMemory
-from framework.memory.recall import RecallQuery, RecallResult
-from framework.memory.records import MemoryEntry
-from framework.memory.relevance import periods, told_of, written_in
+from framework.memory.longterm.migrations import migrate, open_engine
+from framework.memory.longterm.records import MemoryEntry
+from framework.memory.longterm.relevance import periods, told_of, written_in
+from framework.memory.longterm.search import SearchQuery, SearchResult
+from framework.memory.longterm.store import LongTermMemory
 
 FIGURES = {"any@1", "any@5", "any@10", "all@1", "all@5", "all@10"}
 CATEGORIES = {"multi-hop", "temporal", "open-domain", "single-hop"}
@@ -44,9 +44,13 @@ def locomo_file(tmp_path: Path) -> Path:
             "session_1_date_time": "1:56 pm on 8 May, 2023",
             "session_1": [
                 turn("D1:1", "Ada", "Hi Bob! I just adopted a greyhound named Comet."),
-                turn("D1:2", "Bob", "Congrats! I have been learning the cello for two years.",
-                     img_url="http://example.invalid/cello.jpg",
-                     blip_caption="a photo of a cello in a sunny room"),
+                turn(
+                    "D1:2",
+                    "Bob",
+                    "Congrats! I have been learning the cello for two years.",
+                    img_url="http://example.invalid/cello.jpg",
+                    blip_caption="a photo of a cello in a sunny room",
+                ),
                 turn("D1:3", "Ada", "Comet loves running on the beach every morning."),
             ],
             "session_2_date_time": "10:00 am on 20 June, 2023",
@@ -123,17 +127,44 @@ def test_evidence_repair() -> None:
 def test_command_prints_json(tmp_path: Path) -> None:
     env = {**os.environ, "FRAMEWORK_HOME": str(tmp_path / "home")}
     done = subprocess.run(
-        [sys.executable, "-m", "framework", "bench", "retrieval", "--locomo", str(locomo_file(tmp_path)),
-         "--conversations", "conv-a", "--embedder", "hash", "--json"],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "framework",
+            "bench",
+            "retrieval",
+            "--locomo",
+            str(locomo_file(tmp_path)),
+            "--conversations",
+            "conv-a",
+            "--embedder",
+            "hash",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert (report["questions"], report["skipped"], report["evidence_dropped"]) == (4, 2, 3)
     table = subprocess.run(
-        [sys.executable, "-m", "framework", "bench", "retrieval", "--locomo", str(locomo_file(tmp_path)),
-         "--embedder", "hash"],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "framework",
+            "bench",
+            "retrieval",
+            "--locomo",
+            str(locomo_file(tmp_path)),
+            "--embedder",
+            "hash",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert table.returncode == 0, table.stderr
     assert "5 questions scored, 2 skipped" in table.stdout and "single-hop" in table.stdout
@@ -160,9 +191,9 @@ def remember(
     return [e.id for e in store.add_many(entries, HashEmbedder().embed(texts))]
 
 
-def ask(store: LongTermMemory, text: str, with_vector: bool = True) -> RecallResult:
+def ask(store: LongTermMemory, text: str, with_vector: bool = True) -> SearchResult:
     vector = HashEmbedder().embed([text])[0] if with_vector else None
-    return store.recall(RecallQuery("ada", text, limit=5), vector)
+    return store.search(SearchQuery("ada", text, limit=5), vector)
 
 
 def test_a_reply_is_found_through_the_question_it_answers(store: LongTermMemory) -> None:

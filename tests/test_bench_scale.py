@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from framework.bench.scale import measure, measure_one
-from framework.memory.database import open_engine
+from framework.memory.longterm.migrations import open_engine
 
 
 def test_scale_figures_are_sane() -> None:
@@ -101,7 +101,7 @@ def test_scale_on_postgresql_writes_every_row_and_leaves_the_database_empty(
 
 def test_scale_refuses_a_database_that_holds_a_store(postgres_database: str) -> None:
     from framework.errors import ConfigurationError
-    from framework.memory.database import migrate
+    from framework.memory.longterm.migrations import migrate
 
     engine = open_engine(postgres_database)
     migrate(engine, "hash-384", 384)
@@ -120,12 +120,12 @@ def test_scale_refuses_a_sqlite_url_naming_the_option() -> None:
 def test_a_failed_scale_run_still_leaves_the_database_empty(
     postgres_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from framework.memory.longterm import LongTermMemory
+    from framework.memory.longterm.store import LongTermMemory
 
     def broken(self: LongTermMemory, *args: object) -> None:
         raise RuntimeError("recall broke")
 
-    monkeypatch.setattr(LongTermMemory, "recall", broken)
+    monkeypatch.setattr(LongTermMemory, "search", broken)
     with pytest.raises(RuntimeError, match="recall broke"):
         measure_one(200, queries=5, database_url=postgres_database)
     assert tables_in(postgres_database) == 0

@@ -14,8 +14,8 @@ from agents.assistant import Assistant
 from agents.devops import DevOps
 from framework.errors import ModelError
 from framework.llm.testing import ScriptedModel, ScriptedRequest, call, fail, say
-from framework.memory.candidates import Comparison, Extraction, MemoryCandidate, PairVerdict
-from framework.memory.write_policy import WritePolicy
+from framework.memory.governance.candidates import Comparison, Extraction, MemoryCandidate, PairVerdict
+from framework.memory.governance.write_policy import WritePolicy
 from framework.steps.evaluate import OutcomeJudgment
 from framework.steps.intent import Intent
 

@@ -11,10 +11,10 @@ import pytest
 
 from framework.config import load_settings
 from framework.errors import StoreError
-from framework.memory.lifecycle import ForgettingCycle, reembed
+from framework.memory.longterm.lifecycle import ForgettingCycle, reembed
+from framework.memory.longterm.records import utcnow
+from framework.memory.longterm.search import SearchQuery
 from framework.memory.manager import MemoryManager
-from framework.memory.recall import RecallQuery
-from framework.memory.records import utcnow
 
 pytestmark = pytest.mark.both_backends
 Sql = Callable[..., list[tuple]]  # type: ignore[type-arg]
@@ -92,7 +92,7 @@ def test_reembed_moves_the_store_to_another_embedder(home: Path) -> None:
         store(home, "hash-128")
 
     from framework.embeddings import resolve_embedder
-    from framework.memory.database import open_engine
+    from framework.memory.longterm.migrations import open_engine
 
     engine = open_engine(load_settings().database_url)
     seen: list[int] = []
@@ -100,7 +100,7 @@ def test_reembed_moves_the_store_to_another_embedder(home: Path) -> None:
     engine.dispose()
     assert seen == [2]
     m = store(home, "hash-128")
-    found = m.long_term.recall(RecallQuery("ada", "piano"), m.embedder.embed(["piano"])[0])
+    found = m.long_term.search(SearchQuery("ada", "piano"), m.embedder.embed(["piano"])[0])
     m.close()
     assert found.items[0].memory.content == "Ada plays the piano"
     assert "vector" in found.items[0].via
@@ -113,7 +113,7 @@ def test_a_reembedding_that_fails_half_way_changes_nothing(home: Path, raw_sql: 
     m.remember("ada", "Ada plays the piano", "fact")
     m.close()
     from framework.embeddings import resolve_embedder
-    from framework.memory.database import open_engine
+    from framework.memory.longterm.migrations import open_engine
 
     target = resolve_embedder("hash-128")
     calls: list[int] = []
@@ -130,7 +130,7 @@ def test_a_reembedding_that_fails_half_way_changes_nothing(home: Path, raw_sql: 
         reembed(engine, target, batch=256)
     engine.dispose()
     m = store(home)  # still the old embedder's store, every vector in place
-    found = m.long_term.recall(RecallQuery("ada", "piano"), m.embedder.embed(["Ada plays the piano"])[0])
+    found = m.long_term.search(SearchQuery("ada", "piano"), m.embedder.embed(["Ada plays the piano"])[0])
     assert found.items[0].memory.content == "Ada plays the piano" and "vector" in found.items[0].via
     m.close()
     [(active,)] = raw_sql("SELECT count(*) FROM memory WHERE status = 'active'")

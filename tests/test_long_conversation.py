@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from agents.assistant import Assistant
 from framework import Agent
 from framework.llm.testing import FunctionModel, Reply, ScriptedModel, ScriptedRequest, say
-from framework.memory.candidates import Extraction
+from framework.memory.governance.candidates import Extraction
 from framework.steps.intent import Intent
 
 FACT = "Note: the release code word is PINEAPPLE-42."
@@ -85,11 +85,11 @@ def test_the_budget_follows_the_model_unless_set(home: Path, monkeypatch: pytest
         context_window = 128_000
 
     agent = Agent(model=Big(), embedder="hash")
-    assert agent.session("ada").window.budget.total == 128_000 - agent.settings.llm_max_tokens
+    assert agent.runtime.window.budget.total == 128_000 - agent.settings.llm_max_tokens
     agent.close()
     monkeypatch.setenv("FRAMEWORK_CONTEXT_TOKENS", "3000")
     agent = Agent(model=Big(), embedder="hash")
-    assert agent.session("ada").window.budget.total == 3000
+    assert agent.runtime.window.budget.total == 3000
     agent.close()
 
 

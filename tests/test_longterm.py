@@ -9,11 +9,11 @@ import pytest
 
 from framework.config import load_settings
 from framework.errors import StoreError
-from framework.memory.backends import execute
-from framework.memory.longterm import LongTermMemory
+from framework.memory.longterm.backends import execute
+from framework.memory.longterm.records import MemoryEntry, utcnow
+from framework.memory.longterm.search import SearchQuery, SearchResult
+from framework.memory.longterm.store import LongTermMemory
 from framework.memory.manager import MemoryManager
-from framework.memory.recall import RecallQuery, RecallResult
-from framework.memory.records import MemoryEntry, utcnow
 
 pytestmark = pytest.mark.both_backends
 
@@ -33,8 +33,8 @@ def add(mm: MemoryManager, user: str, content: str, **fields: object) -> MemoryE
     return mm.long_term.add(entry, mm.embedder.embed([content])[0], reason="test")
 
 
-def recall(mm: MemoryManager, user: str, text: str, **query: object) -> RecallResult:
-    return mm.long_term.recall(RecallQuery(user, text, **query), mm.embedder.embed([text])[0])
+def recall(mm: MemoryManager, user: str, text: str, **query: object) -> SearchResult:
+    return mm.long_term.search(SearchQuery(user, text, **query), mm.embedder.embed([text])[0])
 
 
 def rows(mm: MemoryManager, sql: str, *params: object) -> list[tuple]:
@@ -61,10 +61,10 @@ def test_hybrid_recall_ranks_and_explains(mm: MemoryManager) -> None:
 
 def test_via_names_the_only_signal_that_found_a_memory(mm: MemoryManager) -> None:
     memory = add(mm, "ada", "The user prefers Python for scripting")
-    lexical = mm.long_term.recall(RecallQuery("ada", "python"), None)
+    lexical = mm.long_term.search(SearchQuery("ada", "python"), None)
     assert [(r.memory.id, r.via) for r in lexical.items] == [(memory.id, "lexical")]
     assert lexical.warnings == ["vector signal skipped: no query embedding"]
-    vector = mm.long_term.recall(RecallQuery("ada", ""), mm.embedder.embed([memory.content])[0])
+    vector = mm.long_term.search(SearchQuery("ada", ""), mm.embedder.embed([memory.content])[0])
     assert [(r.memory.id, r.via) for r in vector.items] == [(memory.id, "vector")]
 
 
@@ -143,7 +143,7 @@ def test_delete_user_leaves_no_rows_anywhere(mm: MemoryManager, backend: str) ->
     for text in ("Ada likes tea", "Ada works on compilers"):
         add(mm, "ada", text)
     kept = add(mm, "bob", "Bob likes tea")
-    mm.recall("ada", "s1", "tea")  # writes 'read' audit rows
+    mm.recall("ada", "tea")  # writes 'read' audit rows
     assert mm.delete_user("ada")["memories"] == 2
 
     for table in ("memory", "audit"):
@@ -177,14 +177,14 @@ def test_embedder_mismatch_is_refused_naming_both(home: Path) -> None:
 
 def test_long_term_memory_alone_on_a_fresh_engine(tmp_path: Path, database_url: str | None) -> None:
     from framework.embeddings import HashEmbedder
-    from framework.memory.database import migrate, open_engine
+    from framework.memory.longterm.migrations import migrate, open_engine
 
     engine = open_engine(database_url or f"sqlite:///{tmp_path / 'direct.db'}")
     migrate(engine, "hash-16", 16)
     store = LongTermMemory(engine)
     vector = HashEmbedder(16).embed(["Ada uses tabs"])[0]
     memory = store.add(MemoryEntry(user_id="ada", content="Ada uses tabs"), vector)
-    assert [r.memory.id for r in store.recall(RecallQuery("ada", "tabs"), vector).items] == [memory.id]
+    assert [r.memory.id for r in store.search(SearchQuery("ada", "tabs"), vector).items] == [memory.id]
     assert database_url or (tmp_path / "direct.db").is_file()
     engine.dispose()
 
@@ -192,7 +192,7 @@ def test_long_term_memory_alone_on_a_fresh_engine(tmp_path: Path, database_url: 
 def test_recalls_are_logged_with_query_ids_scores_and_counts(mm: MemoryManager) -> None:
     tea = add(mm, "ada", "Ada likes green tea")
     add(mm, "ada", "Ada is allergic to tea tree oil", confidence=0.1)
-    mm.recall("ada", "s1", "which tea does Ada like")
+    mm.recall("ada", "which tea does Ada like")
     [read] = [e for e in mm.long_term.history("ada") if e.operation == "read"]
     assert read.detail["query"] == "which tea does Ada like"
     assert tea.id in read.detail["ids"] and str(tea.id) in read.detail["scores"]

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from framework.cli import main
 from framework.config import load_settings
+from framework.memory.longterm.records import MemoryEntry
 from framework.memory.manager import MemoryManager
-from framework.memory.records import MemoryEntry
 
 pytestmark = pytest.mark.both_backends
 

@@ -23,12 +23,12 @@ from test_llm_wire import assert_replayed, cassette, smollm
 from framework.errors import ModelError, ModelNotConfigured
 from framework.llm import LiteLLMModel, Message
 from framework.llm.messages import Usage
-from framework.memory.candidates import Comparison, Extraction, MemoryCandidate, PairVerdict
-from framework.memory.curation import SimilarPair
-from framework.memory.records import MemoryEntry, MemorySource, MemoryType
+from framework.memory.governance.candidates import Comparison, Extraction, MemoryCandidate, PairVerdict
+from framework.memory.governance.curation import SimilarPair
+from framework.memory.governance.extraction import comparer, extract
+from framework.memory.longterm.records import MemoryEntry, MemorySource, MemoryType
+from framework.outcome import Exchange, Outcome, ToolCallRecord
 from framework.steps.evaluate import judge
-from framework.steps.memorize import comparer, extract
-from framework.turn import Outcome, ToolCallRecord
 
 pytestmark = pytest.mark.wire
 
@@ -40,16 +40,16 @@ def test_extraction() -> None:
     known = [
         MemoryEntry(id=3, user_id="u1", content="The user writes scripts in Bash", memory_type="preference")
     ]
-    usage = Usage()
     with cassette("memory_extract") as tape:
-        extraction = extract(
+        extraction, usage = extract(
             smollm(),
-            "I prefer Python over JavaScript for scripts",
-            "Noted.",
-            [],
-            Outcome("none", "answered without acting"),
+            Exchange(
+                "I prefer Python over JavaScript for scripts",
+                "Noted.",
+                [],
+                Outcome("none", "answered without acting"),
+            ),
             known,
-            usage,
         )
     assert_replayed(tape)
     assert type(extraction) is Extraction  # the plain class, not instructor's subclass

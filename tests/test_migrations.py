@@ -9,11 +9,11 @@ import pytest
 
 from framework.embeddings import HashEmbedder
 from framework.errors import ConfigurationError
-from framework.memory import database
-from framework.memory.backends import execute
-from framework.memory.longterm import LongTermMemory
-from framework.memory.recall import RecallQuery
-from framework.memory.records import MemoryEntry
+from framework.memory.longterm import migrations as database
+from framework.memory.longterm.backends import execute
+from framework.memory.longterm.records import MemoryEntry
+from framework.memory.longterm.search import SearchQuery
+from framework.memory.longterm.store import LongTermMemory
 
 
 def test_a_store_from_schema_2_gains_the_owner_scoped_lexical_index(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -41,12 +41,12 @@ def test_a_store_from_schema_2_gains_the_owner_scoped_lexical_index(tmp_path: Pa
         columns = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(memory_fts)").fetchall()]
     assert version == str(len(database.MIGRATIONS)) and columns == ["content", "user_id", "owner"]
     store = LongTermMemory(engine)
-    found = store.recall(RecallQuery("ada", "cello"), None)
+    found = store.search(SearchQuery("ada", "cello"), None)
     assert [r.memory.id for r in found.items] == [1]  # bob's identical memory stays bob's
     new = store.add(
         MemoryEntry(user_id="ada", content="Ada sings alto"), embedder.embed(["Ada sings alto"])[0]
     )
-    assert [r.memory.id for r in store.recall(RecallQuery("ada", "alto"), None).items] == [new.id]
+    assert [r.memory.id for r in store.search(SearchQuery("ada", "alto"), None).items] == [new.id]
     engine.dispose()
 
 

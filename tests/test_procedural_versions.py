@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from framework.errors import HistoryUnavailable
 from framework.gate import PolicyGate
 from framework.memory.procedural import (
-    HistoryUnavailable,
     ProceduralMemory,
     file_history,
     json_schema,
@@ -51,24 +51,34 @@ def policy(name: str, tools: str, extra: str, version: int = 1) -> str:
 
 
 def state(*done: str) -> WorkingState:
-    return WorkingState(user_id="ada", session_id="s", tool_history=[
-        ToolRecord(name=name, ok=True, decision="allow") for name in done])
+    return WorkingState(
+        user_id="ada",
+        session_id="s",
+        tool_history=[ToolRecord(name=name, ok=True, decision="allow") for name in done],
+    )
 
 
 # --- versions and deprecation ------------------------------------------------------------------
 
+
 def test_changelog_and_deprecation_load_and_deprecated_items_are_not_used(tmp_path: Path) -> None:
     skills, policies = tmp_path / "skills", tmp_path / "policies"
     write(skills, "triage.yaml", SKILL.format(version=2))
-    write(skills, "old_triage.yaml", "name: old_triage\nwhen_to_use: bugs\nsteps: [guess]\n"
-                                     "superseded_by: triage\n")
+    write(
+        skills,
+        "old_triage.yaml",
+        "name: old_triage\nwhen_to_use: bugs\nsteps: [guess]\nsuperseded_by: triage\n",
+    )
     write(policies, "old_rule.yaml", policy("old_rule", "deploy_*", "forbid: true\ndeprecated: true\n"))
     out = load_procedures(skills, policies)
 
     assert out.errors == [] and out.conflicts == []
     [triage] = out.skills
     assert (triage.label, triage.changelog[0].change, str(triage.changelog[0].date)) == (
-        "triage@2", "First version.", "2024-05-01")
+        "triage@2",
+        "First version.",
+        "2024-05-01",
+    )
     assert {p.name for p in out.deprecated} == {"old_triage", "old_rule"}
     assert all(p.deprecated for p in out.deprecated)  # superseded_by implies deprecated
     assert out.policies == []
@@ -78,24 +88,34 @@ def test_changelog_and_deprecation_load_and_deprecated_items_are_not_used(tmp_pa
 def test_version_and_changelog_mistakes_name_file_and_field(tmp_path: Path) -> None:
     ahead = write(tmp_path, "ahead.yaml", SKILL.format(version=1).replace("version: 1,", "version: 3,"))
     zero = write(tmp_path, "zero.yaml", SKILL.format(version=0).replace("triage", "zero"))
-    dangling = write(tmp_path, "dangling.yaml", "name: old\nwhen_to_use: x\nsteps: [a]\n"
-                                                "superseded_by: nothing_by_that_name\n")
+    dangling = write(
+        tmp_path,
+        "dangling.yaml",
+        "name: old\nwhen_to_use: x\nsteps: [a]\nsuperseded_by: nothing_by_that_name\n",
+    )
     out = load_procedures(tmp_path, None)
     assert out.skills == []
-    assert sorted(out.errors) == sorted([
-        f"{ahead}: field changelog: Value error, mentions version 3 but version is 1: raise version",
-        f"{zero}: field version: Input should be greater than or equal to 1",
-        f"{dangling}: field superseded_by: no active skill named 'nothing_by_that_name'",
-    ])
+    assert sorted(out.errors) == sorted(
+        [
+            f"{ahead}: field changelog: Value error, mentions version 3 but version is 1: raise version",
+            f"{zero}: field version: Input should be greater than or equal to 1",
+            f"{dangling}: field superseded_by: no active skill named 'nothing_by_that_name'",
+        ]
+    )
 
 
 # --- conflicts -----------------------------------------------------------------------------------
 
+
 def test_a_policy_forbidding_what_another_requires_is_a_conflict(tmp_path: Path) -> None:
-    no_staging = write(tmp_path, "no_staging.yaml",
-                       policy("no_staging", "deploy_to_staging", "forbid: true\n"))
-    staging_first = write(tmp_path, "staging_first.yaml", policy(
-        "staging_first", "deploy_to_production", "requires: [{tool: deploy_to_staging}]\n"))
+    no_staging = write(
+        tmp_path, "no_staging.yaml", policy("no_staging", "deploy_to_staging", "forbid: true\n")
+    )
+    staging_first = write(
+        tmp_path,
+        "staging_first.yaml",
+        policy("staging_first", "deploy_to_production", "requires: [{tool: deploy_to_staging}]\n"),
+    )
     out = load_procedures(None, tmp_path)
     [conflict] = out.conflicts
     assert str(no_staging) in conflict and str(staging_first) in conflict
@@ -112,8 +132,11 @@ def test_forbid_and_approval_on_one_tool_is_a_conflict(tmp_path: Path) -> None:
 
 
 def test_conditional_or_soft_policies_do_not_conflict(tmp_path: Path) -> None:
-    write(tmp_path, "no_prod_db.yaml", "name: no_prod_db\napplies_to:\n  tools: [run_shell]\n"
-                                       "  arguments: {command: 'prod'}\nforbid: true\n")
+    write(
+        tmp_path,
+        "no_prod_db.yaml",
+        "name: no_prod_db\napplies_to:\n  tools: [run_shell]\n  arguments: {command: 'prod'}\nforbid: true\n",
+    )
     write(tmp_path, "soft.yaml", policy("discouraged", "run_shell", "forbid: true\nenforcement: soft\n"))
     write(tmp_path, "ask.yaml", policy("ask_first", "run_shell", "approval: true\n"))
     write(tmp_path, "needs.yaml", policy("needs_shell", "deploy", "requires: [{tool: run_shell}]\n"))
@@ -126,8 +149,9 @@ def test_one_name_in_two_files_is_a_conflict_and_the_highest_version_is_used(tmp
     second = write(tmp_path, "b.yaml", policy("no_fridays", "deploy_*", "approval: true\n", version=2))
     out = load_procedures(None, tmp_path)
     [conflict] = out.conflicts
-    assert conflict == (f"policy 'no_fridays' is defined 2 times: {first} (version 1), "
-                        f"{second} (version 2); using {second}")
+    assert conflict == (
+        f"policy 'no_fridays' is defined 2 times: {first} (version 1), {second} (version 2); using {second}"
+    )
     assert [p.label for p in out.policies] == ["no_fridays@2"]
 
 
@@ -135,8 +159,9 @@ def test_requirements_that_can_never_be_met_are_conflicts(tmp_path: Path) -> Non
     loop = write(tmp_path, "loop.yaml", policy("loop", "deploy_*", "requires: [{tool: deploy_staging}]\n"))
     write(tmp_path, "no_shell.yaml", policy("no_shell", "run_shell", "forbid: true\n"))
     skills = tmp_path / "skills"
-    uses = write(skills, "cleanup.yaml", "name: cleanup\nwhen_to_use: disk full\nsteps: [rm]\n"
-                                         "tools: [run_shell]\n")
+    uses = write(
+        skills, "cleanup.yaml", "name: cleanup\nwhen_to_use: disk full\nsteps: [rm]\ntools: [run_shell]\n"
+    )
     out = load_procedures(skills, tmp_path)
     assert len(out.conflicts) == 2
     assert any(c.startswith(f"{loop}: policy loop@1 requires deploy_staging") for c in out.conflicts)
@@ -150,6 +175,7 @@ def test_shipped_procedures_have_no_conflicts_and_carry_changelogs() -> None:
 
 
 # --- hot reload ----------------------------------------------------------------------------------
+
 
 def test_an_edited_skill_applies_on_the_next_call(tmp_path: Path) -> None:
     path = write(tmp_path, "triage.yaml", SKILL.format(version=1), age_s=60)
@@ -212,9 +238,15 @@ needs_git = pytest.mark.skipif(GIT is None, reason="git is not installed")
 
 
 def git(repo: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.org",
-           "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.org",
-           "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Ada",
+        "GIT_AUTHOR_EMAIL": "ada@example.org",
+        "GIT_COMMITTER_NAME": "Ada",
+        "GIT_COMMITTER_EMAIL": "ada@example.org",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
     subprocess.run([str(GIT), "-C", str(repo), *args], check=True, capture_output=True, env=env)
 
 
@@ -234,7 +266,9 @@ def test_history_lists_every_commit_of_the_file_with_its_version(tmp_path: Path)
     path = skill_repo(tmp_path)
     commits = file_history(path)
     assert [(c.subject, c.version, c.author) for c in commits] == [
-        ("triage: bisect before fixing", 2, "Ada"), ("triage: first version", 1, "Ada")]
+        ("triage: bisect before fixing", 2, "Ada"),
+        ("triage: first version", 1, "Ada"),
+    ]
     assert all(len(c.sha) == 40 for c in commits)
 
 
@@ -256,6 +290,7 @@ def test_history_outside_a_repository_says_so(tmp_path: Path) -> None:
 
 
 # --- JSON Schema ---------------------------------------------------------------------------------
+
 
 def test_schemas_are_json_schema_that_accept_the_shipped_files() -> None:
     jsonschema = pytest.importorskip("jsonschema")

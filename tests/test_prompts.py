@@ -6,15 +6,15 @@ from typing import Any
 import jinja2
 import pytest
 
-from framework.memory.candidates import MemoryCandidate
-from framework.memory.curation import SimilarPair
+from framework.memory.governance.candidates import MemoryCandidate
+from framework.memory.governance.curation import SimilarPair
+from framework.memory.longterm.records import MemoryEntry
+from framework.memory.longterm.search import RankedMemory
 from framework.memory.procedural import load_procedures
-from framework.memory.recall import Recalled
-from framework.memory.records import MemoryEntry
 from framework.memory.working import ConversationLine, ToolRecord
+from framework.outcome import Outcome, ToolCallRecord
 from framework.prompts import render
 from framework.resources import shipped_folder
-from framework.turn import Outcome, ToolCallRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 PROCEDURES = load_procedures(ROOT / "skills", ROOT / "policies")
@@ -41,7 +41,7 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
             "skills": PROCEDURES.skills,
             "constraints": [RULE],
             "preferences": [PREF],
-            "relevant": [Recalled(FACT, 0.9, {}, "vector")],
+            "relevant": [RankedMemory(FACT, 0.9, {}, "vector")],
             "done": [ToolRecord(name="run_smoke_tests", ok=False, decision="allow")],
             "summary": "Ada asked for a deploy plan earlier.",
         },

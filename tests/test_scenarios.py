@@ -30,8 +30,8 @@ from agents.devops import DevOps
 from framework import ApprovalRequest, Turn
 from framework.agent import Agent
 from framework.llm.testing import ScriptedModel, ScriptedRequest, Step, call, say
-from framework.memory.candidates import Extraction, ForgetRequest, MemoryCandidate
-from framework.memory.records import MemorySource, MemoryType
+from framework.memory.governance.candidates import Extraction, ForgetRequest, MemoryCandidate
+from framework.memory.longterm.records import MemorySource, MemoryType
 from framework.steps.intent import Intent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,12 +40,18 @@ A = TypeVar("A", bound=Agent)
 
 # --- helpers ---------------------------------------------------------------------------------
 def memory(content: str, kind: str, confidence: float = 0.95, **extra: Any) -> MemoryCandidate:
-    return MemoryCandidate(content=content, memory_type=MemoryType(kind), confidence=confidence,
-                           source=MemorySource.explicit, **extra)
+    return MemoryCandidate(
+        content=content,
+        memory_type=MemoryType(kind),
+        confidence=confidence,
+        source=MemorySource.explicit,
+        **extra,
+    )
 
 
-def run_session(agent_cls: type[Agent], user_id: str | None, turns: list[tuple[str, list[Step]]],
-                **agent_kwargs: Any) -> tuple[list[Turn], ScriptedModel]:
+def run_session(
+    agent_cls: type[Agent], user_id: str | None, turns: list[tuple[str, list[Step]]], **agent_kwargs: Any
+) -> tuple[list[Turn], ScriptedModel]:
     """One "session": a fresh agent object, one Session, the given turns; closed afterwards.
     Each turn's script is appended just before the turn, and must be fully consumed by it."""
     model = ScriptedModel()
@@ -106,7 +112,7 @@ def preference_contents(turn: Turn) -> list[str]:
 
 
 # --- 1. a preference shapes the next session (second session in a separate process) ------------
-SECOND_SESSION = textwrap.dedent('''
+SECOND_SESSION = textwrap.dedent("""
     import json, socket, sys
 
     _connect = socket.socket.connect
@@ -119,7 +125,7 @@ SECOND_SESSION = textwrap.dedent('''
 
     from agents.assistant import Assistant
     from framework.llm.testing import Fill, ScriptedModel, say
-    from framework.memory.candidates import Extraction
+    from framework.memory.governance.candidates import Extraction
 
     PREFERENCE = "The user prefers Python over JavaScript"
 
@@ -150,16 +156,26 @@ SECOND_SESSION = textwrap.dedent('''
         }))
     finally:
         agent.close()
-''')
+""")
 
 
 def _second_session_in_subprocess(tmp_path: Path, home: Path, user: str) -> dict[str, Any]:
     script = tmp_path / "second_session.py"
     script.write_text(SECOND_SESSION)
-    env = {**os.environ, "FRAMEWORK_HOME": str(home), "FRAMEWORK_EMBEDDER": "hash",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, str(script), user], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "FRAMEWORK_HOME": str(home),
+        "FRAMEWORK_EMBEDDER": "hash",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [sys.executable, str(script), user],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -168,13 +184,22 @@ PYTHON_PREFERENCE = "The user prefers Python over JavaScript"
 
 
 def _state_python_preference() -> None:
-    turns, _ = run_session(Assistant, "ada", [(
-        "I prefer Python over JavaScript",
-        [Intent(goal="state a language preference", memory_query="programming language",
-                remember=True),
-         say("Noted: Python it is."),
-         Extraction(memories=[memory(PYTHON_PREFERENCE, "preference")])],
-    )])
+    turns, _ = run_session(
+        Assistant,
+        "ada",
+        [
+            (
+                "I prefer Python over JavaScript",
+                [
+                    Intent(
+                        goal="state a language preference", memory_query="programming language", remember=True
+                    ),
+                    say("Noted: Python it is."),
+                    Extraction(memories=[memory(PYTHON_PREFERENCE, "preference")]),
+                ],
+            )
+        ],
+    )
     assert turns[0].error is None
     assert [op.content for op in turns[0].ops("write")] == [PYTHON_PREFERENCE]
 
@@ -188,12 +213,23 @@ def test_preference_is_used_in_a_later_session(home: Path) -> None:
         return say("Here is a JavaScript script using papaparse.")
 
     for user, language in (("ada", "Python"), ("grace", "JavaScript")):
-        turns, model = run_session(Assistant, user, [(
-            "Write me a script that parses a CSV file",
-            [Intent(goal="write a CSV parser", task_type="coding",
-                    memory_query="programming language preference"),
-             answer],
-        )])
+        turns, model = run_session(
+            Assistant,
+            user,
+            [
+                (
+                    "Write me a script that parses a CSV file",
+                    [
+                        Intent(
+                            goal="write a CSV parser",
+                            task_type="coding",
+                            memory_query="programming language preference",
+                        ),
+                        answer,
+                    ],
+                )
+            ],
+        )
         turn = turns[0]
         assert turn.error is None
         knows = user == "ada"  # grace is the control: same script, no preference stored
@@ -202,9 +238,7 @@ def test_preference_is_used_in_a_later_session(home: Path) -> None:
         assert turn.answer.startswith(f"Here is a {language} script")
 
 
-def test_preference_is_used_in_a_later_session_in_another_process(
-    home: Path, tmp_path: Path
-) -> None:
+def test_preference_is_used_in_a_later_session_in_another_process(home: Path, tmp_path: Path) -> None:
     _state_python_preference()
 
     later = _second_session_in_subprocess(tmp_path, home, "ada")
@@ -228,37 +262,61 @@ def test_preference_is_used_in_a_later_session_in_another_process(
 # --- 2. a deployment constraint, the staging-first policy, approval of destructive commands ------
 def test_staging_first_constraint_and_policy_across_sessions(home: Path) -> None:
     constraint = "The user requires every deploy to go to staging first, then to production"
-    first, _ = run_session(DevOps, "ops", [(
-        "Let's deploy to staging first, then production",
-        [Intent(goal="set the deployment order", task_type="deploy",
-                memory_query="deploy staging production", remember=True),
-         say("Understood: staging first, then production."),
-         Extraction(memories=[memory(constraint, "constraint")])],
-    )])
+    first, _ = run_session(
+        DevOps,
+        "ops",
+        [
+            (
+                "Let's deploy to staging first, then production",
+                [
+                    Intent(
+                        goal="set the deployment order",
+                        task_type="deploy",
+                        memory_query="deploy staging production",
+                        remember=True,
+                    ),
+                    say("Understood: staging first, then production."),
+                    Extraction(memories=[memory(constraint, "constraint")]),
+                ],
+            )
+        ],
+    )
     assert first[0].error is None
     assert [op.content for op in first[0].ops("write")] == [constraint]
 
-    deploy_intent = Intent(goal="ship 2.0.0 to production", task_type="deploy",
-                           memory_query="deploy production")
+    deploy_intent = Intent(
+        goal="ship 2.0.0 to production", task_type="deploy", memory_query="deploy production"
+    )
     denied_prefix = "DENIED by policy"
-    later, model = run_session(DevOps, "ops", [
-        ("Ship version 2.0.0 to production", [
-            deploy_intent,
-            call("deploy_to_production", version="2.0.0"),
-            expect_last_tool_message(denied_prefix, call("deploy_to_staging", version="2.0.0")),
-            expect_last_tool_message("staging now runs 2.0.0", say("Staging runs 2.0.0.")),
-            Extraction(),  # production was denied: a partial outcome is worth an extraction
-        ]),
-        ("Now production, please", [
-            deploy_intent,
-            # staging succeeded in this session, smoke tests not yet: still denied
-            call("deploy_to_production", version="2.0.0"),
-            expect_last_tool_message(denied_prefix, call("run_smoke_tests", environment="staging")),
-            expect_last_tool_message("12 of 12 smoke tests passed",
-                                     call("deploy_to_production", version="2.0.0")),
-            expect_last_tool_message("production now runs 2.0.0", say("2.0.0 is live.")),
-        ]),
-    ])
+    later, model = run_session(
+        DevOps,
+        "ops",
+        [
+            (
+                "Ship version 2.0.0 to production",
+                [
+                    deploy_intent,
+                    call("deploy_to_production", version="2.0.0"),
+                    expect_last_tool_message(denied_prefix, call("deploy_to_staging", version="2.0.0")),
+                    expect_last_tool_message("staging now runs 2.0.0", say("Staging runs 2.0.0.")),
+                    Extraction(),  # production was denied: a partial outcome is worth an extraction
+                ],
+            ),
+            (
+                "Now production, please",
+                [
+                    deploy_intent,
+                    # staging succeeded in this session, smoke tests not yet: still denied
+                    call("deploy_to_production", version="2.0.0"),
+                    expect_last_tool_message(denied_prefix, call("run_smoke_tests", environment="staging")),
+                    expect_last_tool_message(
+                        "12 of 12 smoke tests passed", call("deploy_to_production", version="2.0.0")
+                    ),
+                    expect_last_tool_message("production now runs 2.0.0", say("2.0.0 is live.")),
+                ],
+            ),
+        ],
+    )
     one, two = later
     assert one.error is None and two.error is None
 
@@ -274,8 +332,7 @@ def test_staging_first_constraint_and_policy_across_sessions(home: Path) -> None
     assert denied.policies == ["staging_first_deployment@1"]
     assert denied.result.startswith(denied_prefix)
     assert "deploy_to_staging" in denied.result and "run_smoke_tests" in denied.result
-    assert [(t.name, t.verdict, t.ok) for t in one.tool_calls[1:]] == [
-        ("deploy_to_staging", "allow", True)]
+    assert [(t.name, t.verdict, t.ok) for t in one.tool_calls[1:]] == [("deploy_to_staging", "allow", True)]
 
     still_denied, smoke, prod = two.tool_calls
     assert (still_denied.verdict, still_denied.policies) == ("deny", ["staging_first_deployment@1"])
@@ -285,8 +342,11 @@ def test_staging_first_constraint_and_policy_across_sessions(home: Path) -> None
     assert (prod.name, prod.verdict, prod.ok) == ("deploy_to_production", "allow", True)
 
     # the denial reached the model as the tool message answering its call
-    denial_messages = [m for m in completions(model)[1].messages
-                       if m.role == "tool" and (m.content or "").startswith(denied_prefix)]
+    denial_messages = [
+        m
+        for m in completions(model)[1].messages
+        if m.role == "tool" and (m.content or "").startswith(denied_prefix)
+    ]
     assert len(denial_messages) == 1
 
     inspector = open_agent(DevOps)
@@ -330,8 +390,9 @@ def test_destructive_command_needs_approval(home: Path) -> None:
         asked.append(req)
         return True
 
-    approved, _ = run_session(DevOps, "ops", [("Delete /var/data", _destructive_turn(refused=False))],
-                              approve=approve)
+    approved, _ = run_session(
+        DevOps, "ops", [("Delete /var/data", _destructive_turn(refused=False))], approve=approve
+    )
     record = approved[0].tool_calls[0]
     assert approved[0].error is None
     assert (record.verdict, record.approved, record.ok) == ("approve", True, True)
@@ -352,12 +413,20 @@ def test_destructive_command_needs_approval(home: Path) -> None:
 def test_correction_supersedes_and_old_memory_is_never_recalled(home: Path) -> None:
     old_text = "The user prefers JavaScript for frontend work"
     new_text = "The user prefers TypeScript over plain JS for frontend work"
-    first, _ = run_session(Assistant, "lin", [(
-        "I prefer JavaScript for frontend work",
-        [Intent(goal="state a preference", memory_query="frontend language", remember=True),
-         say("Noted."),
-         Extraction(memories=[memory(old_text, "preference")])],
-    )])
+    first, _ = run_session(
+        Assistant,
+        "lin",
+        [
+            (
+                "I prefer JavaScript for frontend work",
+                [
+                    Intent(goal="state a preference", memory_query="frontend language", remember=True),
+                    say("Noted."),
+                    Extraction(memories=[memory(old_text, "preference")]),
+                ],
+            )
+        ],
+    )
     old_id = first[0].ops("write")[0].memory_id
     assert old_id is not None
 
@@ -367,13 +436,25 @@ def test_correction_supersedes_and_old_memory_is_never_recalled(home: Path) -> N
         seen["id"] = listed_id(req, old_text)
         return Extraction(memories=[memory(new_text, "preference", relation="refines", target=seen["id"])])
 
-    second, _ = run_session(Assistant, "lin", [(
-        "Actually, TypeScript, not JavaScript",
-        [Intent(goal="correct the frontend language preference", memory_query="frontend language",
-                correction=True, remember=True),
-         say("Got it: TypeScript."),
-         correct],
-    )])
+    second, _ = run_session(
+        Assistant,
+        "lin",
+        [
+            (
+                "Actually, TypeScript, not JavaScript",
+                [
+                    Intent(
+                        goal="correct the frontend language preference",
+                        memory_query="frontend language",
+                        correction=True,
+                        remember=True,
+                    ),
+                    say("Got it: TypeScript."),
+                    correct,
+                ],
+            )
+        ],
+    )
     turn = second[0]
     assert turn.error is None
     assert seen["id"] == old_id
@@ -383,12 +464,23 @@ def test_correction_supersedes_and_old_memory_is_never_recalled(home: Path) -> N
     new_id = op.memory_id
     assert not turn.ops("write")
 
-    third, model = run_session(Assistant, "lin", [(
-        "Build me a small frontend widget",
-        [Intent(goal="build a widget", task_type="coding",
-                memory_query="frontend language JavaScript TypeScript"),
-         lambda req: say("In TypeScript." if new_text in system_of(req) else "In JavaScript.")],
-    )])
+    third, model = run_session(
+        Assistant,
+        "lin",
+        [
+            (
+                "Build me a small frontend widget",
+                [
+                    Intent(
+                        goal="build a widget",
+                        task_type="coding",
+                        memory_query="frontend language JavaScript TypeScript",
+                    ),
+                    lambda req: say("In TypeScript." if new_text in system_of(req) else "In JavaScript."),
+                ],
+            )
+        ],
+    )
     later = third[0]
     assert later.error is None
     assert later.recollection is not None
@@ -422,27 +514,47 @@ def test_forget_request_in_the_same_session(home: Path) -> None:
         shown["id"] = listed_id(req, fact)
         return Extraction(forget=[ForgetRequest(memory_id=shown["id"], reason=reason)])
 
-    turns, _ = run_session(Assistant, "kim", [
-        ("I use Vim as my main editor",
-         [Intent(goal="share the editor", memory_query="editor", remember=True),
-          say("Nice."),
-          Extraction(memories=[memory(fact, "fact")])]),
-        ("Don't remember that",
-         [Intent(goal="forget the last thing", memory_query="editor", forget=True),
-          say("Forgotten."),
-          forget_it]),
-    ])
+    turns, _ = run_session(
+        Assistant,
+        "kim",
+        [
+            (
+                "I use Vim as my main editor",
+                [
+                    Intent(goal="share the editor", memory_query="editor", remember=True),
+                    say("Nice."),
+                    Extraction(memories=[memory(fact, "fact")]),
+                ],
+            ),
+            (
+                "Don't remember that",
+                [
+                    Intent(goal="forget the last thing", memory_query="editor", forget=True),
+                    say("Forgotten."),
+                    forget_it,
+                ],
+            ),
+        ],
+    )
     wrote, forgot = turns
     assert wrote.error is None and forgot.error is None
     memory_id = wrote.ops("write")[0].memory_id
     assert memory_id is not None and shown["id"] == memory_id
     assert [(op.memory_id, op.reason) for op in forgot.ops("forget")] == [(memory_id, reason)]
 
-    later, model = run_session(Assistant, "kim", [(
-        "Which editor do I use? Vim or Emacs?",
-        [Intent(goal="recall the editor", task_type="question", memory_query="editor Vim"),
-         say("I don't know which editor you use.")],
-    )])
+    later, model = run_session(
+        Assistant,
+        "kim",
+        [
+            (
+                "Which editor do I use? Vim or Emacs?",
+                [
+                    Intent(goal="recall the editor", task_type="question", memory_query="editor Vim"),
+                    say("I don't know which editor you use."),
+                ],
+            )
+        ],
+    )
     assert later[0].error is None
     assert later[0].recollection is not None
     assert memory_id not in later[0].recollection.memory_ids()
@@ -456,31 +568,34 @@ def test_forget_request_in_the_same_session(home: Path) -> None:
         inspector.close()
     assert entry is not None and entry.status == "forgotten"
     forget_events = [e for e in events if e.operation == "forget"]
-    assert [(e.memory_id, e.reason, e.actor) for e in forget_events] == [
-        (memory_id, reason, "user")]
+    assert [(e.memory_id, e.reason, e.actor) for e in forget_events] == [(memory_id, reason, "user")]
 
 
 # --- 5. secrets never reach the disk ---------------------------------------------------------
 API_KEY = "sk-proj-" + secrets.token_hex(24)
 PASSWORD = "hunter2-Sup3r"
 CARD = "4111 1111 1111 1111"
-SECRETS = {"password": PASSWORD, "api key": API_KEY, "card": CARD,
-           "card digits": CARD.replace(" ", "")}
+SECRETS = {"password": PASSWORD, "api key": API_KEY, "card": CARD, "card digits": CARD.replace(" ", "")}
 
 
 def _secret_turns() -> list[tuple[str, list[Step]]]:
     def turn(text: str, candidates: list[str]) -> tuple[str, list[Step]]:
-        return (text, [
-            Intent(goal="share a credential", memory_query="credentials", remember=True),
-            say("I will not keep that."),
-            Extraction(memories=[memory(c, "fact") for c in candidates]),
-        ])
+        return (
+            text,
+            [
+                Intent(goal="share a credential", memory_query="credentials", remember=True),
+                say("I will not keep that."),
+                Extraction(memories=[memory(c, "fact") for c in candidates]),
+            ],
+        )
 
     return [
         turn(f"my password is {PASSWORD}", [f"The user's password is {PASSWORD}"]),
         turn(f"my OpenAI key is {API_KEY}", [f"The user's OpenAI key is {API_KEY}"]),
-        turn(f"card {CARD}", [f"The user's card number is {CARD}",
-                              f"The user pays with card {CARD.replace(' ', '')}"]),
+        turn(
+            f"card {CARD}",
+            [f"The user's card number is {CARD}", f"The user pays with card {CARD.replace(' ', '')}"],
+        ),
     ]
 
 
@@ -490,8 +605,9 @@ def _files_containing_secrets(root: Path) -> list[str]:
     assert files, f"nothing was written under {root}"
     for path in files:
         data = path.read_bytes()
-        hits += [f"{name} in {path.relative_to(root)}" for name, value in SECRETS.items()
-                 if value.encode() in data]
+        hits += [
+            f"{name} in {path.relative_to(root)}" for name, value in SECRETS.items() if value.encode() in data
+        ]
     return hits
 
 
@@ -524,8 +640,7 @@ def test_secrets_are_rejected_and_redacted(home: Path) -> None:
     # the session's own history (what later turns send to the model) is redacted as well
     last_prompt = completions(model)[-1].messages
     history = last_prompt[1:-1]
-    assert history and all(not any(v in (m.content or "") for v in SECRETS.values())
-                           for m in history)
+    assert history and all(not any(v in (m.content or "") for v in SECRETS.values()) for m in history)
 
 
 def test_secrets_never_reach_any_file_on_disk(home: Path) -> None:
@@ -541,12 +656,20 @@ def test_restated_secret_from_input_is_not_stored(home: Path) -> None:
         seen = PASSWORD if PASSWORD in req.text else "[REDACTED:password]"
         return Extraction(memories=[memory(f"The user logs in to the VPN with {seen}", "fact")])
 
-    turns, _ = run_session(Assistant, "sam", [(
-        f"my password is {PASSWORD}",
-        [Intent(goal="share a credential", memory_query="vpn login", remember=True),
-         say("I will not keep that."),
-         restate],
-    )])
+    turns, _ = run_session(
+        Assistant,
+        "sam",
+        [
+            (
+                f"my password is {PASSWORD}",
+                [
+                    Intent(goal="share a credential", memory_query="vpn login", remember=True),
+                    say("I will not keep that."),
+                    restate,
+                ],
+            )
+        ],
+    )
     assert turns[0].error is None
     inspector = open_agent(Assistant)
     try:
@@ -564,22 +687,41 @@ def test_users_are_isolated(home: Path) -> None:
         "bob": ("The user prefers spaces for indentation", "The user's dog is called Fido"),
     }
     for user, (pref, fact) in people.items():
-        turns, _ = run_session(Assistant, user, [(
-            f"I indent with {pref.split()[3]}; my dog is {fact.split()[-1]}",
-            [Intent(goal="share facts", memory_query="indentation dog", remember=True),
-             say("Noted."),
-             Extraction(memories=[memory(pref, "preference"), memory(fact, "fact")])],
-        )])
+        turns, _ = run_session(
+            Assistant,
+            user,
+            [
+                (
+                    f"I indent with {pref.split()[3]}; my dog is {fact.split()[-1]}",
+                    [
+                        Intent(goal="share facts", memory_query="indentation dog", remember=True),
+                        say("Noted."),
+                        Extraction(memories=[memory(pref, "preference"), memory(fact, "fact")]),
+                    ],
+                )
+            ],
+        )
         assert turns[0].error is None and len(turns[0].ops("write")) == 2
 
     for user, (pref, fact) in people.items():
         other_pref, other_fact = next(v for k, v in people.items() if k != user)
-        turns, model = run_session(Assistant, user, [(
-            "What is my dog called, and how do I indent?",
-            [Intent(goal="recall dog and indentation", task_type="question",
-                    memory_query="dog called indentation"),
-             say("Answer.")],
-        )])
+        turns, model = run_session(
+            Assistant,
+            user,
+            [
+                (
+                    "What is my dog called, and how do I indent?",
+                    [
+                        Intent(
+                            goal="recall dog and indentation",
+                            task_type="question",
+                            memory_query="dog called indentation",
+                        ),
+                        say("Answer."),
+                    ],
+                )
+            ],
+        )
         turn = turns[0]
         assert turn.error is None and turn.recollection is not None
         assert preference_contents(turn) == [pref]
@@ -608,20 +750,31 @@ class ImpatientAssistant(Assistant):
     policies = None
 
 
-@pytest.mark.parametrize(("agent_cls", "limit"), [(ImpatientAssistant, 2), (Assistant, 3)],
-                         ids=["class-max_steps", "FRAMEWORK_MAX_STEPS"])
+@pytest.mark.parametrize(
+    ("agent_cls", "limit"),
+    [(ImpatientAssistant, 2), (Assistant, 3)],
+    ids=["class-max_steps", "FRAMEWORK_MAX_STEPS"],
+)
 def test_step_limit_ends_the_turn_with_an_error(
     home: Path, monkeypatch: pytest.MonkeyPatch, agent_cls: type[Agent], limit: int
 ) -> None:
     monkeypatch.setenv("FRAMEWORK_MAX_STEPS", "3")  # the class attribute, when set, wins
     # the model would call the tool forever; the script ends exactly at the limit, so
     # assert_consumed proves no further completion was requested
-    turns, model = run_session(agent_cls, "ada", [(
-        "Note my commitments",
-        [Intent(goal="note commitments", memory_query="commitments"),
-         *[call("add_commitment", what=f"task {i}", due="friday") for i in range(limit)],
-         Extraction()],
-    )])
+    turns, model = run_session(
+        agent_cls,
+        "ada",
+        [
+            (
+                "Note my commitments",
+                [
+                    Intent(goal="note commitments", memory_query="commitments"),
+                    *[call("add_commitment", what=f"task {i}", due="friday") for i in range(limit)],
+                    Extraction(),
+                ],
+            )
+        ],
+    )
     turn = turns[0]
     assert turn.error is not None
     assert "StepLimitExceeded" in turn.error and f"after {limit} reasoning steps" in turn.error
@@ -632,12 +785,20 @@ def test_step_limit_ends_the_turn_with_an_error(
 
 
 def test_anonymous_session_writes_nothing_long_term(home: Path) -> None:
-    turns, _ = run_session(Assistant, None, [(
-        "I prefer Python over JavaScript",
-        [Intent(goal="state a preference", memory_query="language", remember=True),
-         say("Noted for this conversation."),
-         Extraction(memories=[memory("The user prefers Python over JavaScript", "preference")])],
-    )])
+    turns, _ = run_session(
+        Assistant,
+        None,
+        [
+            (
+                "I prefer Python over JavaScript",
+                [
+                    Intent(goal="state a preference", memory_query="language", remember=True),
+                    say("Noted for this conversation."),
+                    Extraction(memories=[memory("The user prefers Python over JavaScript", "preference")]),
+                ],
+            )
+        ],
+    )
     turn = turns[0]
     assert turn.error is None
     assert turn.recollection is not None
@@ -648,19 +809,23 @@ def test_anonymous_session_writes_nothing_long_term(home: Path) -> None:
     inspector = open_agent(Assistant)
     try:
         with inspector.memory.engine.connect() as conn:
-            rows = {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar()
-                    for t in ("memory", "audit", "memory_fts")}
+            rows = {
+                t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar()
+                for t in ("memory", "audit", "memory_fts")
+            }
     finally:
         inspector.close()
     assert rows == {"memory": 0, "audit": 0, "memory_fts": 0}
 
 
 def test_asend_returns_a_turn(home: Path) -> None:
-    model = ScriptedModel([
-        Intent(goal="state a preference", memory_query="theme", remember=True),
-        say("Dark mode it is."),
-        Extraction(memories=[memory("The user prefers dark mode in every editor", "preference")]),
-    ])
+    model = ScriptedModel(
+        [
+            Intent(goal="state a preference", memory_query="theme", remember=True),
+            say("Dark mode it is."),
+            Extraction(memories=[memory("The user prefers dark mode in every editor", "preference")]),
+        ]
+    )
     agent = Assistant(model=model, embedder="hash")
     try:
         session = agent.session(user_id="ada")
@@ -673,12 +838,13 @@ def test_asend_returns_a_turn(home: Path) -> None:
         agent.close()
     assert isinstance(turn, Turn)
     assert turn.error is None and turn.answer == "Dark mode it is."
-    assert [op.content for op in turn.ops("write")] == [
-        "The user prefers dark mode in every editor"]
+    assert [op.content for op in turn.ops("write")] == ["The user prefers dark mode in every editor"]
     assert isinstance(thanks, Turn) and thanks.error is None
     assert thanks.answer == "You're welcome."
     assert thanks.intent is not None and thanks.intent.trivial
     assert len(model.requests) == 4  # intent, answer, extraction; then only the answer
     # the second turn's prompt carries the first turn as conversation history
     assert [m.content for m in model.requests[-1].messages[1:3]] == [
-        "I prefer dark mode in every editor", "Dark mode it is."]
+        "I prefer dark mode in every editor",
+        "Dark mode it is.",
+    ]

@@ -6,7 +6,7 @@ Every value below is fake (documentation examples or random-looking strings).
 import pytest
 
 from framework.sensitive import find_sensitive, luhn_ok, redact
-from framework.memory.write_policy import WritePolicy
+from framework.memory.governance.write_policy import WritePolicy
 
 R48 = "T3BlbkFJa2V5c0FyZUxvbmdBbmRSYW5kb21Mb29raW5nMTIz"  # 48 random-looking characters
 JWT = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agents.devops import DevOps
 from framework.llm.testing import ScriptedModel, ScriptedRequest, call, say
-from framework.memory.candidates import Extraction
+from framework.memory.governance.candidates import Extraction
 from framework.steps.intent import Intent
 
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from framework.embeddings import HashEmbedder
-from framework.memory import database
-from framework.memory.backends import sqlite as sqlite_backend
-from framework.memory.longterm import LongTermMemory
-from framework.memory.recall import RecallQuery
-from framework.memory.records import MemoryEntry
+from framework.memory.longterm import migrations as database
+from framework.memory.longterm.backends import sqlite as sqlite_backend
+from framework.memory.longterm.records import MemoryEntry
+from framework.memory.longterm.search import SearchQuery
+from framework.memory.longterm.store import LongTermMemory
 
 DIM = 384
 
@@ -72,10 +72,10 @@ def test_a_large_user_never_gets_back_what_was_forgotten(
     assert store.forget("ada", ids[5], actor="user", reason="test")
     with store.engine.connect() as conn:
         assert ids[5] not in {mid for mid, _ in store.backend.nearest(conn, "ada", vectors[5].tolist(), 30)}
-    found = store.recall(RecallQuery("ada", "ada memory 5"), vectors[5].tolist())
+    found = store.search(SearchQuery("ada", "ada memory 5"), vectors[5].tolist())
     assert ids[5] not in {r.memory.id for r in found.items} and ids[5] not in found.dropped  # not a candidate
     assert {r.memory.user_id for r in found.items} == {"ada"}
-    lexical = store.recall(RecallQuery("ada", "memory"), None)  # the large user's lexical path
+    lexical = store.search(SearchQuery("ada", "memory"), None)  # the large user's lexical path
     assert lexical.items and {r.memory.user_id for r in lexical.items} == {"ada"}
     with store.engine.connect() as conn:
         bits = conn.exec_driver_sql("SELECT count(*) FROM memory_vec_bits WHERE rowid = ?", (ids[5],))
@@ -173,7 +173,7 @@ def test_a_large_user_searches_words_alone_only_when_they_hold_most_of_the_store
 def test_a_schema_4_memory_table_is_rebuilt_to_never_reuse_ids(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from framework.memory.records import MemoryEntry as Entry
+    from framework.memory.longterm.records import MemoryEntry as Entry
 
     engine = database.open_engine(f"sqlite:///{tmp_path / 'memory.db'}")
     monkeypatch.setattr(database, "MIGRATIONS", database.MIGRATIONS[:4])  # as version 4 left it

@@ -21,11 +21,11 @@ from framework.config import Settings, load_settings
 from framework.errors import ConfigurationError, StoreError
 from framework.memory.working import (
     ConversationLine,
+    DiskcacheWorkingStore,
     ToolRecord,
-    WorkingMemory,
     WorkingState,
     WorkingStore,
-    open_working_memory,
+    open_working_store,
 )
 
 
@@ -45,9 +45,22 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     folder = tmp_path_factory.mktemp("redis")
     server = subprocess.Popen(
-        [binary, "--save", "", "--appendonly", "no", "--port", str(port), "--bind", "127.0.0.1",
-         "--dir", str(folder)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            binary,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
@@ -86,19 +99,25 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[WorkingStore]:
-    opened = open_working_memory(settings)
+    opened = open_working_store(settings)
     yield opened
     opened.close()
 
 
 def full_state(user: str | None, session: str, goal: str) -> WorkingState:
     state = WorkingState(
-        user_id=user, session_id=session, goal=goal, phase="staging",
+        user_id=user,
+        session_id=session,
+        goal=goal,
+        phase="staging",
         pending_actions=["run smoke tests", "deploy to production"],
         intermediate_results={"build": {"artifact": "app-1.4.2.tar", "size": 1234}},
-        constraints=["no deploys after 17:00"], writes=1, written_ids=[7],
-        tool_history=[ToolRecord(name="deploy_to_staging", arguments={"v": "1.4.2"}, ok=True,
-                                 decision="allow")],
+        constraints=["no deploys after 17:00"],
+        writes=1,
+        written_ids=[7],
+        tool_history=[
+            ToolRecord(name="deploy_to_staging", arguments={"v": "1.4.2"}, ok=True, decision="allow")
+        ],
         conversation=[ConversationLine(role="user", content="ship 1.4.2")],
     )
     state.complete_step("deploy to staging")
@@ -107,7 +126,7 @@ def full_state(user: str | None, session: str, goal: str) -> WorkingState:
 
 
 def test_backend_follows_the_setting(store: WorkingStore, settings: Settings) -> None:
-    expected = "RedisWorkingMemory" if settings.working_url else "WorkingMemory"
+    expected = "RedisWorkingStore" if settings.working_url else "DiskcacheWorkingStore"
     assert type(store).__name__ == expected
     assert settings.sources["working_url"] in ("default", "env FRAMEWORK_WORKING_URL")
 
@@ -130,7 +149,7 @@ def test_unknown_session_starts_empty(store: WorkingStore) -> None:
 
 
 def test_saving_extends_the_ttl_and_idle_state_expires(settings: Settings) -> None:
-    store = open_working_memory(dataclasses.replace(settings, working_ttl_s=1))
+    store = open_working_store(dataclasses.replace(settings, working_ttl_s=1))
     state = full_state("ada", "s1", "short-lived")
     store.save(state)
     time.sleep(0.7)
@@ -148,7 +167,10 @@ def test_sessions_of_one_user_never_overwrite_each_other(store: WorkingStore) ->
     store.save(full_state("ada", "s2", "second"))
     store.save(full_state(None, "s1", "anonymous"))
     assert [store.load(u, s).goal for u, s in [("ada", "s1"), ("ada", "s2"), (None, "s1")]] == [
-        "first", "second", "anonymous"]
+        "first",
+        "second",
+        "anonymous",
+    ]
     store.clear("ada", "s1")
     assert (store.load("ada", "s1").goal, store.load("ada", "s2").goal) == (None, "second")
 
@@ -185,10 +207,8 @@ def test_saving_again_without_reloading_is_not_a_conflict(store: WorkingStore) -
     assert loaded.pending_actions == ["deploy to production"]
 
 
-def test_a_concurrent_save_is_merged_not_lost(
-    settings: Settings, caplog: pytest.LogCaptureFixture
-) -> None:
-    one, two = open_working_memory(settings), open_working_memory(settings)  # two clients
+def test_a_concurrent_save_is_merged_not_lost(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    one, two = open_working_store(settings), open_working_store(settings)  # two clients
     one.save(full_state("ada", "s1", "ship 1.4.2"))
     a, b = one.load("ada", "s1"), two.load("ada", "s1")
 
@@ -203,7 +223,7 @@ def test_a_concurrent_save_is_merged_not_lost(
     b.constraints.append("no deploys after 17:00")  # already there: kept once
     b.writes += 2
     b.phase = "rollback"
-    logger = logging.getLogger("framework.memory.working")
+    logger = logging.getLogger("framework.memory.working.merge")
     logger.addHandler(caplog.handler)  # the "framework" logger may not propagate (framework.log)
     try:
         two.save(b)
@@ -242,36 +262,45 @@ def run_python(code: str, settings: Settings) -> str:
     env.pop("FRAMEWORK_WORKING_URL", None)
     if settings.working_url:
         env["FRAMEWORK_WORKING_URL"] = settings.working_url
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 SETUP = """
     from framework.config import load_settings
-    from framework.memory.working import open_working_memory
-    store = open_working_memory(load_settings())
+    from framework.memory.working import open_working_store
+    store = open_working_store(load_settings())
 """
 
 
 def test_a_task_resumes_in_a_new_process(store: WorkingStore, settings: Settings) -> None:
-    run_python(SETUP + """
+    run_python(
+        SETUP
+        + """
     state = store.load("ada", "deploy-42")
     state.goal, state.phase = "ship 1.4.2", "staging"
     state.pending_actions = ["deploy to staging", "run smoke tests"]
     state.complete_step("deploy to staging")
     state.decide("staging first", "policy staging_first_deployment")
     store.save(state)
-    """, settings)
+    """,
+        settings,
+    )
 
-    out = run_python(SETUP + """
+    out = run_python(
+        SETUP
+        + """
     state = store.load("ada", "deploy-42")
     print(state.goal, "|", state.phase, "|", state.completed_steps, "|", state.pending_actions)
     state.complete_step("run smoke tests")
     state.phase = "production"
     store.save(state)
-    """, settings)
+    """,
+        settings,
+    )
     assert out.strip() == "ship 1.4.2 | staging | ['deploy to staging'] | ['run smoke tests']"
 
     resumed = store.load("ada", "deploy-42")
@@ -285,10 +314,12 @@ def test_processes_saving_one_session_at_once_lose_no_update(
 ) -> None:
     # Four processes start at the same instant and each spends a moment between load and save,
     # so their saves interleave: most of them find the stored version moved and must merge.
-    worker = SETUP + """
+    worker = (
+        SETUP
+        + """
     import sys, time
     from pathlib import Path
-    import framework.memory.working as working
+    import framework.memory.working.merge as working
     merges = []
     merge = working._merge
     working._merge = lambda ours, theirs: merges.append(1) or merge(ours, theirs)
@@ -305,6 +336,7 @@ def test_processes_saving_one_session_at_once_lose_no_update(
         store.save(state)
     print(len(merges))
     """
+    )
     env = {**os.environ, "FRAMEWORK_HOME": str(settings.home)}
     env.pop("FRAMEWORK_WORKING_URL", None)
     if settings.working_url:
@@ -312,8 +344,13 @@ def test_processes_saving_one_session_at_once_lose_no_update(
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     workers = [
-        subprocess.Popen([sys.executable, "-c", textwrap.dedent(worker), f"p{i}", str(barrier)], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(worker), f"p{i}", str(barrier)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(4)
     ]
     merged = 0
@@ -332,7 +369,7 @@ def test_processes_saving_one_session_at_once_lose_no_update(
 def test_an_unknown_url_scheme_is_a_configuration_error(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRAMEWORK_WORKING_URL", "memcached://u:secret@127.0.0.1:11211")
     with pytest.raises(ConfigurationError) as err:
-        open_working_memory(load_settings())
+        open_working_store(load_settings())
     assert "env FRAMEWORK_WORKING_URL" in str(err.value) and "redis://" in str(err.value)
     assert "secret" not in str(err.value)
 
@@ -340,7 +377,7 @@ def test_an_unknown_url_scheme_is_a_configuration_error(home: Path, monkeypatch:
 def test_an_unreachable_redis_says_what_to_do(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRAMEWORK_WORKING_URL", f"redis://:hunter2@127.0.0.1:{free_port()}/0")
     with pytest.raises(StoreError) as err:
-        open_working_memory(load_settings())
+        open_working_store(load_settings())
     message = str(err.value)
     assert "cannot reach Redis" in message and "FRAMEWORK_WORKING_URL" in message
     assert "hunter2" not in message
@@ -348,6 +385,6 @@ def test_an_unreachable_redis_says_what_to_do(home: Path, monkeypatch: pytest.Mo
 
 def test_default_is_diskcache_in_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FRAMEWORK_WORKING_URL", raising=False)
-    store = open_working_memory(load_settings())
-    assert isinstance(store, WorkingMemory) and Path(store.cache.directory) == home / "working"
+    store = open_working_store(load_settings())
+    assert isinstance(store, DiskcacheWorkingStore) and Path(store.cache.directory) == home / "working"
     store.close()

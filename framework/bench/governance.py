@@ -20,8 +20,14 @@ from framework.agent import Agent
 from framework.config import load_settings
 from framework.llm.messages import Completion, Message, Structured, Usage
 from framework.llm.testing import ScriptedModel, ScriptedRequest, say
-from framework.memory.candidates import Comparison, Extraction, ForgetRequest, MemoryCandidate, PairVerdict
 from framework.memory.context import TokenCounter
+from framework.memory.governance.candidates import (
+    Comparison,
+    Extraction,
+    ForgetRequest,
+    MemoryCandidate,
+    PairVerdict,
+)
 from framework.steps.intent import Intent
 
 M = TypeVar("M", bound=BaseModel)

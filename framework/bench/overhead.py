@@ -15,7 +15,7 @@ from typing import Any
 from framework.agent import Agent
 from framework.config import load_settings
 from framework.llm.testing import ScriptedModel, call, say
-from framework.memory.candidates import Extraction, MemoryCandidate
+from framework.memory.governance.candidates import Extraction, MemoryCandidate
 from framework.steps.intent import Intent
 from framework.tools import tool
 

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from framework.embeddings import Embedder, resolve_embedder
-from framework.memory.database import migrate, open_engine
-from framework.memory.longterm import LongTermMemory
-from framework.memory.recall import RecallQuery
-from framework.memory.records import MemoryEntry
+from framework.memory.longterm.migrations import migrate, open_engine
+from framework.memory.longterm.records import MemoryEntry
+from framework.memory.longterm.search import SearchQuery
+from framework.memory.longterm.store import LongTermMemory
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 KS = (1, 5, 10)
@@ -173,7 +173,7 @@ def measure(
             queries = model.embed([q.text for q in conv.questions]) if conv.questions else []
             for question, vector in zip(conv.questions, queries, strict=True):
                 asked = time.perf_counter()
-                result = store.recall(RecallQuery(user, question.text, limit=LIMIT), vector)
+                result = store.search(SearchQuery(user, question.text, limit=LIMIT), vector)
                 recall_ms.append((time.perf_counter() - asked) * 1000)
                 ranked = [dia_of[r.memory.id] for r in result.items]
                 overall.add(ranked, question.evidence)

@@ -30,10 +30,10 @@ from sqlalchemy import Engine
 
 from framework.embeddings import Embedder, resolve_embedder
 from framework.errors import ConfigurationError
-from framework.memory.database import migrate, open_engine
-from framework.memory.longterm import LongTermMemory
-from framework.memory.recall import RecallQuery
-from framework.memory.records import MemoryEntry
+from framework.memory.longterm.migrations import migrate, open_engine
+from framework.memory.longterm.records import MemoryEntry
+from framework.memory.longterm.search import SearchQuery
+from framework.memory.longterm.store import LongTermMemory
 
 BATCH = 10_000  # memories per add_many call: one transaction, bounded memory
 LIMIT = 10
@@ -141,7 +141,7 @@ def measure_one(
             recall_ms: list[float] = []
             for n, (text, query_vector) in enumerate(asked):
                 began = time.perf_counter()
-                store.recall(RecallQuery(user, text, limit=LIMIT), query_vector)
+                store.search(SearchQuery(user, text, limit=LIMIT), query_vector)
                 if n >= warmup:
                     recall_ms.append((time.perf_counter() - began) * 1000)
             embed_ms: list[float] = []

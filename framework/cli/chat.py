@@ -11,8 +11,8 @@ from framework.cli import render
 from framework.cli.options import common, load_agent_class
 
 if TYPE_CHECKING:
+    from framework.gate import ApprovalRequest
     from framework.session import Session
-    from framework.steps.act import ApprovalRequest
     from framework.turn import Turn
 
 HELP = """commands:
@@ -133,7 +133,7 @@ def _command(text: str, session: Session, last: Turn | None) -> bool:
         if last is None:
             click.echo("  no turn yet")
         elif name == "/why":
-            render.recall(last)
+            render.recollection(last)
         else:
             render.steps(last)
     elif name == "/memories":

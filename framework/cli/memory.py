@@ -10,8 +10,8 @@ import click
 from framework.cli.options import common
 
 if TYPE_CHECKING:
+    from framework.memory.longterm.records import MemoryEntry
     from framework.memory.manager import MemoryManager
-    from framework.memory.records import MemoryEntry
 
 
 def _manager(home: str | None, embedder: str | None) -> MemoryManager:
@@ -40,7 +40,7 @@ def _line(m: MemoryEntry) -> str:
     return f"#{m.id} {m.memory_type} {m.confidence:.2f} {m.source}{extra}{tags}: {m.content}"
 
 
-# MemoryType's values (framework.memory.records imports SQLModel: not at --help time).
+# MemoryType's values (framework.memory.longterm.records imports SQLModel: not at --help time).
 _type_option = click.option(
     "--type",
     "types",
@@ -121,12 +121,12 @@ def recall(
     """Run a recall and explain it: each result's signals, what each candidate signal found,
     which candidates a filter dropped and why, and any signal that could not run. Read-only: it
     is not recorded as an access."""
-    from framework.memory.recall import RecallQuery
+    from framework.memory.longterm.search import SearchQuery
 
     manager = _manager(home, embedder)
     vector = manager.embedder.embed([query])[0] if query.strip() else None
-    result = manager.long_term.recall(
-        RecallQuery(user, query, limit, min_confidence, types or None, tags or None), vector
+    result = manager.long_term.search(
+        SearchQuery(user, query, limit, min_confidence, types or None, tags or None), vector
     )
     manager.close()
     click.echo(
@@ -220,7 +220,7 @@ def config(home: str | None, embedder: str | None, model: str | None) -> None:
 
     settings = load_settings(home, embedder=embedder, model=model)
     click.echo(f"home: {settings.home}  (config file: {settings.config_file})")
-    from framework.memory.working import shown_url
+    from framework.config import shown_url
 
     for name, source in settings.sources.items():
         value = getattr(settings, name)
@@ -314,7 +314,7 @@ def opt_out(user: str, undo: bool, home: str | None, embedder: str | None) -> No
 @common
 def forget_cycle(user: str | None, dry_run: bool, home: str | None, embedder: str | None) -> None:
     """Expire, decay, prune and finally delete old memories (run it daily, e.g. from cron)."""
-    from framework.memory.lifecycle import ForgettingCycle
+    from framework.memory.longterm.lifecycle import ForgettingCycle
 
     manager = _manager(home, embedder)
     report = ForgettingCycle(manager.engine).run(user, dry_run=dry_run)
@@ -331,8 +331,8 @@ def reembed(new: str, home: str | None) -> None:
     from framework.config import load_settings
     from framework.embeddings import resolve_embedder
     from framework.errors import FrameworkError
-    from framework.memory.database import open_engine
-    from framework.memory.lifecycle import reembed as run
+    from framework.memory.longterm.lifecycle import reembed as run
+    from framework.memory.longterm.migrations import open_engine
 
     settings = load_settings(home)
     try:

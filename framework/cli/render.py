@@ -28,7 +28,7 @@ def tool_calls(turn: Turn) -> None:
         )
 
 
-def recall(turn: Turn) -> None:
+def recollection(turn: Turn) -> None:
     if turn.recollection is None:
         return
     lines = turn.recollection.explain()
@@ -61,7 +61,7 @@ def steps(turn: Turn) -> None:
                 f"  1 intent: {i.task_type}: {i.goal}" + (f" [{', '.join(flags)}]" if flags else ""), dim=True
             )
         )
-    recall(turn)
+    recollection(turn)
     if turn.skill is not None:
         done = f"steps {turn.skill.completed} of {turn.skill.steps} done"
         stop = f", stopped at step {turn.skill.failed_step}" if turn.skill.failed_step else ""

@@ -75,7 +75,8 @@ def list_(skills_dir: Path | None, policies_dir: Path | None) -> None:
 @_folders
 def history(name: str, skills_dir: Path | None, policies_dir: Path | None) -> None:
     """The versions of skill or policy NAME: its changelog, and the git commits of its file."""
-    from framework.memory.procedural import HistoryUnavailable, file_history
+    from framework.errors import HistoryUnavailable
+    from framework.memory.procedural import file_history
 
     procedures = _load(skills_dir, policies_dir)
     found = [p for p in procedures.find(name) if p.source is not None]

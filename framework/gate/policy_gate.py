@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from framework.memory.procedural import Policy, Procedures
-from framework.memory.working import WorkingState
 
 Verdict = Literal["allow", "warn", "deny", "approve"]
 
@@ -37,6 +36,12 @@ def _matches(patterns: dict[str, str], arguments: dict[str, Any]) -> bool:
         name in arguments and re.search(pattern, str(arguments[name]), re.IGNORECASE)
         for name, pattern in patterns.items()
     )
+
+
+class ToolHistory(Protocol):
+    """What already happened in the session: e.g. its WorkingState."""
+
+    def succeeded(self, tool: str) -> bool: ...
 
 
 class PolicySource(Protocol):
@@ -71,13 +76,13 @@ class PolicyGate:
             and not any(_matches(e.arguments, arguments) for e in p.exceptions)
         ]
 
-    def check(self, tool: str, arguments: dict[str, Any], state: WorkingState) -> GateDecision:
+    def check(self, tool: str, arguments: dict[str, Any], history: ToolHistory) -> GateDecision:
         deny: list[str] = []
         warn: list[str] = []
         approve: list[str] = []
         spoke: list[Policy] = []  # every policy that applied, so the audit names its version
         for policy in self.applicable(tool, arguments):
-            missing = [r.tool for r in policy.requires if not state.succeeded(r.tool)]
+            missing = [r.tool for r in policy.requires if not history.succeeded(r.tool)]
             violated = policy.forbid or bool(missing)
             if violated:
                 why = policy.message or policy.description or f"policy {policy.name}"

@@ -1,29 +1,59 @@
-"""MemoryManager: owns the four layers and is the only thing the loop talks to about memory."""
+"""MemoryManager: owns the four layers and is the only thing the loop talks to about memory.
+
+Step 2 is `recall` (with `load_state` for the session's working state), step 6 is `memorize`
+(one call: extraction, curation, writes), then `learn` and `save_state`. The user's rights
+(`export`, `delete_user`), approvals and merges are here too, so the CLI needs nothing else.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from framework.config import Settings
 from framework.embeddings import Embedder, resolve_embedder
-from framework.memory.approvals import Consent, WriteQueue
-from framework.memory.candidates import Extraction, MemoryCandidate
+from framework.llm.base import Model
+from framework.llm.messages import Usage
 from framework.memory.context import ContextWindow, TokenCounter
-from framework.memory.curation import Curator, Judge
-from framework.memory.database import migrate, open_engine
-from framework.memory.longterm import LongTermMemory
+from framework.memory.governance import (
+    Consent,
+    Curator,
+    Extraction,
+    MemoryCandidate,
+    WritePolicy,
+    WriteQueue,
+)
+from framework.memory.governance.curation import Judge
+from framework.memory.governance.extraction import comparer, extract
+from framework.memory.longterm import (
+    LongTermMemory,
+    MemoryEntry,
+    MemorySource,
+    MemoryType,
+    RankWeights,
+    SearchQuery,
+    migrate,
+    open_engine,
+)
+from framework.memory.operations import MemoryOp
 from framework.memory.procedural import ProceduralMemory, Procedures
-from framework.memory.recall import RankWeights, RecallQuery
-from framework.memory.records import MemoryEntry, MemorySource, MemoryType
+from framework.memory.recollection import Recollection
+from framework.memory.working import WorkingState, WorkingStore, open_working_store
+from framework.outcome import Exchange, Outcome, ToolCallRecord
 from framework.sensitive import redact, sensitive_values
-from framework.memory.working import WorkingState, WorkingStore, open_working_memory
-from framework.memory.write_policy import WritePolicy
-from framework.turn import MemoryOp, Outcome, Recollection, ToolCallRecord
 
 SUCCESS_BONUS = 0.1
 FAILURE_PENALTY = -0.2
+
+
+@dataclass
+class MemoryWork:
+    """Step 6's result: what memory did, and the LLM usage it cost."""
+
+    ops: list[MemoryOp] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
 
 
 class MemoryManager:
@@ -43,7 +73,7 @@ class MemoryManager:
         self.engine = open_engine(settings.database_url)
         migrate(self.engine, self.embedder.name, self.embedder.dim)
         self.long_term = LongTermMemory(self.engine, weights or RankWeights(**settings.recall_weights))
-        self.working: WorkingStore = open_working_memory(settings)
+        self.working: WorkingStore = open_working_store(settings)
         self.procedural = ProceduralMemory(skills_dir, policies_dir)  # hot-reloaded on change
         self.write_policy = write_policy or WritePolicy()
         self.curator = Curator(self.long_term, self.embedder, self.write_policy)
@@ -66,15 +96,20 @@ class MemoryManager:
         return ContextWindow(budget, TokenCounter(getattr(model, "name", None)))
 
     # --- step 2: retrieve -------------------------------------------------------------------
+    def load_state(self, user_id: str | None, session_id: str) -> WorkingState:
+        """The session's working state (a new one when there is none, or it expired)."""
+        return self.working.load(user_id, session_id)
+
     def recall(
         self,
         user_id: str | None,
-        session_id: str,
         query: str,
         task_tags: tuple[str, ...] = (),
         procedures: Procedures | None = None,
     ) -> Recollection:
-        state = self.working.load(user_id, session_id)
+        """Everything long-term and procedural memory contribute to a turn about `query`: all active
+        preferences and constraints, the best-ranked facts and outcomes (each explained), the
+        skills whose use matches, and the policies in force."""
         procedures = procedures or self.procedures  # the turn's one load: skills and policies agree
         skills = [s for s in procedures.skills if _overlaps(query, s.when_to_use + " " + s.name)]
         if user_id is None:
@@ -84,7 +119,6 @@ class MemoryManager:
                 [],
                 skills,
                 procedures.policies,
-                state,
                 warnings=["anonymous session: long-term memory not consulted"],
             )
         started = time.perf_counter()
@@ -92,8 +126,8 @@ class MemoryManager:
         embed_ms = (time.perf_counter() - started) * 1000
         lt = self.long_term
         always = lt.active(user_id, (MemoryType.preference.value, MemoryType.constraint.value))
-        found = lt.recall(
-            RecallQuery(
+        found = lt.search(
+            SearchQuery(
                 user_id,
                 query,
                 limit=self.recall_limit,
@@ -116,25 +150,62 @@ class MemoryManager:
             relevant=found.items,
             skills=skills,
             policies=procedures.policies,
-            state=state,
             dropped={k: v for k, v in found.dropped.items() if not v.startswith("type ")},
             candidates=found.candidates,
             warnings=found.warnings,
             embed_ms=embed_ms,
         )
 
-    def visible(self, user_id: str | None, recalled: Recollection, recent: int = 5) -> list[MemoryEntry]:
+    def visible(
+        self, user_id: str | None, recalled: Recollection, state: WorkingState, recent: int = 5
+    ) -> list[MemoryEntry]:
         """The memories a turn may refer to: what was recalled, and what this session wrote last
         (so "don't remember that" can name what was just stored)."""
         known = recalled.preferences + recalled.constraints + [r.memory for r in recalled.relevant]
         if user_id is None:
             return known
         shown = {m.id for m in known}
-        recent_ids = [i for i in recalled.state.written_ids[-recent:] if i not in shown]
+        recent_ids = [i for i in state.written_ids[-recent:] if i not in shown]
         known += [m for m in self.long_term.get_many(user_id, recent_ids) if m.status == "active"]
         return known
 
     # --- step 6: memory operations -------------------------------------------------------------
+    def memorize(
+        self,
+        model: Model,
+        user_id: str | None,
+        state: WorkingState,
+        recalled: Recollection,
+        exchange: Exchange,
+    ) -> MemoryWork:
+        """Extract (one call) what the turn taught, add what a judged failure taught, then curate
+        and write; the comparison call is made by the curator only if it needs one. Raises the
+        model's error when the extraction fails: nothing is written from output we could not read."""
+        work = MemoryWork()
+        known = self.visible(user_id, recalled, state)
+        extraction, usage = extract(model, exchange, known)
+        work.usage.add(usage)
+        outcome = exchange.outcome
+        if outcome.judged_by == "model" and outcome.status == "failure":
+            extraction.memories += [
+                MemoryCandidate(
+                    content=lesson,
+                    memory_type=MemoryType.outcome,
+                    confidence=0.8,
+                    source=MemorySource.learned,
+                )
+                for lesson in outcome.failures
+            ]
+        # Secret values seen this turn: a candidate restating one in other words is rejected too.
+        secrets = sensitive_values(exchange.user_input)
+        for call in exchange.tool_calls:
+            secrets |= sensitive_values(call.result)
+        visible = {m.id for m in known if m.id is not None}
+        work.ops = self.apply(
+            user_id, state, extraction, visible, secrets=secrets, judge=comparer(model, work.usage)
+        )
+        return work
+
     def forget_requested(
         self, user_id: str | None, extraction: Extraction, visible_ids: set[int]
     ) -> list[MemoryOp]:

@@ -3,44 +3,35 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from framework.gate import PolicyGate
+from framework.errors import ToolFailure
+from framework.gate import ApprovalRequest, Approver, PolicyGate, ToolHistory
 from framework.llm.messages import ToolCall
-from framework.sensitive import redact
-from framework.memory.working import ToolRecord, WorkingState
+from framework.outcome import ToolCallRecord
 from framework.tools import ToolSpec
-from framework.turn import ToolCallRecord
 
 
 @dataclass
-class ApprovalRequest:
-    """What a human is asked to approve: the call and the policies that want approval."""
+class Toolbox:
+    """What a turn may call and what guards it: the tools, their schemas (built once), the gate,
+    and the human who answers when a policy asks for approval (None: nobody, so it is refused)."""
 
-    tool: str
-    arguments: dict[str, Any]
-    reasons: list[str]
-    user_id: str | None
-    session_id: str
+    tools: dict[str, ToolSpec]
+    gate: PolicyGate
+    approve: Approver | None = None
+    schemas: list[dict[str, Any]] | None = field(init=False)
 
-
-Approver = Callable[[ApprovalRequest], bool]
-
-
-class ToolFailure(Exception):
-    """Raise from a tool to report that it ran and failed (the outcome counts it as a failure)."""
+    def __post_init__(self) -> None:
+        self.schemas = [spec.schema() for spec in self.tools.values()] or None
 
 
 def act(
-    call: ToolCall,
-    tools: dict[str, ToolSpec],
-    gate: PolicyGate,
-    state: WorkingState,
-    approve: Approver | None,
-    user_id: str | None,
+    call: ToolCall, toolbox: Toolbox, history: ToolHistory, user_id: str | None, session_id: str
 ) -> ToolCallRecord:
+    """Validate the call, ask the gate (and a human when a policy wants one), run it if allowed."""
+    tools = toolbox.tools
     spec = tools.get(call.name)
     if spec is None:
         return ToolCallRecord(
@@ -66,27 +57,19 @@ def act(
         arguments = spec.validate(call.arguments)
     except ValueError as exc:
         return ToolCallRecord(call.name, call.arguments, "error", [], [], ok=False, result=f"error: {exc}")
-    decision = gate.check(call.name, arguments, state)
+    decision = toolbox.gate.check(call.name, arguments, history)
     record = ToolCallRecord(call.name, arguments, decision.verdict, decision.reasons, decision.policies)
     if decision.verdict == "deny":
         record.result = f"DENIED by policy: {decision.message}"
     elif decision.verdict == "approve":
-        request = ApprovalRequest(call.name, arguments, decision.reasons, user_id, state.session_id)
-        record.approved = bool(approve(request)) if approve is not None else False
+        request = ApprovalRequest(call.name, arguments, decision.reasons, user_id, session_id)
+        record.approved = bool(toolbox.approve(request)) if toolbox.approve is not None else False
         if not record.approved:
             record.result = f"DENIED: a human did not approve this call. {decision.message}"
     if record.verdict != "deny" and record.approved is not False:
         _execute(spec, arguments, record)
         if decision.verdict == "warn":
             record.result = f"(policy warning: {decision.message}) {record.result}"
-    state.tool_history.append(
-        ToolRecord(
-            name=call.name,
-            arguments=json.loads(redact(json.dumps(arguments, default=str))),
-            ok=record.ok,
-            decision=record.verdict,
-        )
-    )
     return record
 
 

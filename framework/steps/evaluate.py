@@ -8,8 +8,8 @@ from pydantic import BaseModel, Field
 
 from framework.llm.base import Model
 from framework.llm.messages import Message, Usage
+from framework.outcome import Outcome, ToolCallRecord
 from framework.prompts import render
-from framework.turn import Outcome, ToolCallRecord
 
 
 class OutcomeJudgment(BaseModel):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from framework.llm.messages import Message
 from framework.memory.context import ContextWindow, Window
+from framework.memory.recollection import Recollection
 from framework.memory.working import WorkingState
 from framework.prompts import render
-from framework.turn import Recollection
 
 
 def system_prompt(
@@ -19,7 +19,9 @@ def system_prompt(
     fits = window.within(texts, window.budget.memories)
     if fits < len(texts):  # constraints first, then preferences, then the best-ranked relevant
         left_out = len(texts) - fits
-        memory.warnings.append(f"{left_out} recalled memories left out of the prompt: over the memory budget")
+        warning = f"{left_out} recalled memories left out of the prompt: over the memory budget"
+        if warning not in memory.warnings:  # the prompt is rebuilt after a fold: say it once
+            memory.warnings.append(warning)
         constraints = constraints[:fits]
         preferences = preferences[: max(0, fits - len(constraints))]
         relevant = relevant[: max(0, fits - len(constraints) - len(preferences))]

@@ -5,24 +5,13 @@ with the step number and the error."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from framework.memory.procedural import Skill
 from framework.memory.working import WorkingState
+from framework.outcome import ToolCallRecord
 from framework.steps.intent import Intent
-from framework.turn import ToolCallRecord
-
-
-@dataclass
-class CycleResult:
-    """What one reason ⇄ act cycle did: its closing text and the tool calls it made."""
-
-    text: str
-    tool_calls: list[ToolCallRecord]
-
-
-Cycle = Callable[[str], CycleResult]
+from framework.steps.respond import ReasonAct
 
 
 @dataclass
@@ -45,13 +34,13 @@ class SkillExecutor:
     def __init__(self, skill: Skill) -> None:
         self.skill = skill
 
-    def run(self, cycle: Cycle, state: WorkingState) -> SkillRun:
+    def run(self, cycle: ReasonAct, state: WorkingState) -> SkillRun:
         skill = self.skill
         run = SkillRun(f"{skill.name}@{skill.version}", len(skill.steps))
         state.phase = f"skill {skill.name}"
         state.pending_actions = list(skill.steps)
         for number, step in enumerate(skill.steps, 1):
-            result = cycle(
+            result = cycle.run(
                 f"[skill {skill.name} v{skill.version}, step {number} of {len(skill.steps)}] {step}\n"
                 "Do this step now, using the tools if it needs them, then say in one line what you did."
             )

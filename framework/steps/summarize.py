@@ -10,9 +10,8 @@ from framework.prompts import render
 
 
 def summarize(
-    model: Model, previous: str, lines: list[ConversationLine], usage: Usage, max_words: int = 200
-) -> str:
+    model: Model, previous: str, lines: list[ConversationLine], max_words: int = 200
+) -> tuple[str, Usage]:
     prompt = render("summarize", previous=previous, lines=lines, max_words=max_words)
     reply = model.complete([Message("user", prompt)])
-    usage.add(reply.usage)
-    return (reply.text or "").strip() or previous
+    return (reply.text or "").strip() or previous, reply.usage

@@ -1,7 +1,7 @@
 """Opening the store's database (SQLite by default, PostgreSQL by URL) and schema migrations.
 
 Migrations are named functions applied in order; the applied version is kept in store_meta. What
-differs between databases (the search index tables) is the backend's (framework.memory.backends).
+differs between databases (the search index tables) is the backend's (framework.memory.longterm.backends).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import SQLModel
 
 from framework.errors import StoreError
-from framework.memory.backends import backend_for, execute
-from framework.memory.records import AuditEvent, MemoryEntry, PendingWrite, StoreMeta, UserSettings
+from framework.memory.longterm.backends import backend_for, execute
+from framework.memory.longterm.records import AuditEvent, MemoryEntry, PendingWrite, StoreMeta, UserSettings
 
 
 def open_engine(url: str) -> Engine:

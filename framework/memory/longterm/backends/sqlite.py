@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 
 from framework.errors import ConfigurationError
 from framework.log import logger
-from framework.memory.backends import Backend, Row, execute
+from framework.memory.longterm.backends import Backend, Row, execute
 
 
 def _sqlite_module() -> Any:
@@ -223,7 +223,7 @@ class SQLiteBackend(Backend):
         made = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'memory'")
         if "AUTOINCREMENT" in (made.scalar() or "").upper():
             return
-        from framework.memory.records import COLUMN_LIST, MemoryEntry
+        from framework.memory.longterm.records import COLUMN_LIST, MemoryEntry
 
         conn.exec_driver_sql("ALTER TABLE memory RENAME TO memory_v4")
         indexes = conn.exec_driver_sql(

@@ -10,9 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from framework.clock import utcnow
 
 
 class MemoryType(StrEnum):

@@ -135,11 +135,11 @@ def backend_for(target: Engine | Connection | str) -> Backend:
         name = target.dialect.name
     if name not in _BACKENDS:
         if name == "sqlite":
-            from framework.memory.backends.sqlite import SQLiteBackend
+            from framework.memory.longterm.backends.sqlite import SQLiteBackend
 
             _BACKENDS[name] = SQLiteBackend()
         elif name == "postgresql":
-            from framework.memory.backends.postgres import PostgresBackend
+            from framework.memory.longterm.backends.postgres import PostgresBackend
 
             _BACKENDS[name] = PostgresBackend()
         else:  # pragma: no cover - only engines made by open_engine reach here

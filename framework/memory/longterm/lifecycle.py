@@ -20,9 +20,9 @@ from functools import partial
 from sqlalchemy import Connection, Engine
 
 from framework.embeddings import Embedder
-from framework.memory.backends import backend_for, execute
-from framework.memory.database import set_meta
-from framework.memory.records import as_utc, utcnow
+from framework.memory.longterm.backends import backend_for, execute
+from framework.memory.longterm.migrations import set_meta
+from framework.memory.longterm.records import as_utc, utcnow
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,12 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from framework.log import logger
-from framework.memory.backends import Backend, backend_for, execute
-from framework.memory.records import MemoryEntry, MemoryStatus, as_utc, stored_tags, utcnow
-from framework.memory.relevance import decisiveness, normalise, opening, written_in
-from framework.memory.relevance import periods as named_periods
-from framework.memory.relevance import terms as search_terms
+from framework.memory.longterm.backends import Backend, backend_for, execute
+from framework.memory.longterm.records import MemoryEntry, MemoryStatus, as_utc, stored_tags, utcnow
+from framework.memory.longterm.relevance import decisiveness, normalise, opening, written_in
+from framework.memory.longterm.relevance import periods as named_periods
+from framework.memory.longterm.relevance import terms as search_terms
+from framework.ranking import RankWeights
 
 # Context reaches the memories written up to _CONTEXT_REACH places before or after a memory in
 # its session, each place further inheriting half as much. The n-th memory before (after) memory c
@@ -66,37 +67,8 @@ _OPENING = 64
 _CONTEXT_MAX = sum(_CONTEXT_DECAY**place for place in range(_CONTEXT_REACH))
 
 
-@dataclass(frozen=True)
-class RankWeights:
-    relevance: float = 0.6
-    confidence: float = 0.2
-    recency: float = 0.1
-    frequency: float = 0.05
-    task: float = 0.05
-    recency_half_life_days: float = 30.0
-    # A vector neighbour less similar than this is not a candidate: nearest is not always near.
-    min_similarity: float = 0.25
-    # What relevance is made of. The direct match is a convex combination of the normalised
-    # lexical and vector scores; `lexical_share` is the lexical part before each query shifts it
-    # towards the signal that is surer of its answer (equal by default).
-    lexical_share: float = 0.5
-    # A memory inherits this share of the direct match of the memory written just before or after
-    # it in the same session (half that from two places away): a reply is found through the
-    # question it answers. 0 turns it off.
-    context: float = 0.5
-    # Added when the memory opens with a word the query uses: its speaker ("Ada: ...") or subject
-    # ("Python 3.12 is installed"). A name is in so many of a user's memories that BM25 all but
-    # ignores it and an embedding mixes it into everything; who said something is what a question
-    # naming a person most often asks about. 0 turns it off.
-    subject: float = 0.25
-    # Added when the query names a period ("on 3 May, 2023", "in June") in which the memory was
-    # written (or up to a week before: things are told after they happen), or of which it speaks
-    # ("last month", "two years ago", counted from when it was written). 0 turns it off.
-    time: float = 0.5
-
-
 @dataclass
-class RecallQuery:
+class SearchQuery:
     user_id: str
     text: str
     limit: int = 8
@@ -108,7 +80,7 @@ class RecallQuery:
 
 
 @dataclass
-class Recalled:
+class RankedMemory:
     """One memory returned by recall, with every signal that placed it."""
 
     memory: MemoryEntry
@@ -124,8 +96,8 @@ class Recalled:
 
 
 @dataclass
-class RecallResult:
-    items: list[Recalled]
+class SearchResult:
+    items: list[RankedMemory]
     dropped: dict[int, str] = field(default_factory=dict)  # memory id -> filter that dropped it
     candidates: dict[str, int] = field(default_factory=dict)  # signal -> candidate count
     warnings: list[str] = field(default_factory=list)
@@ -141,7 +113,7 @@ class _Match:
     direct: dict[int, float] = field(default_factory=dict)
 
 
-class HybridRecall:
+class HybridSearch:
     """Recall over one store: `load(user_id, ids)` gives whole entries for what is returned."""
 
     def __init__(
@@ -153,10 +125,10 @@ class HybridRecall:
         self.load = load
         self._neighbours = _neighbours(self.backend)
 
-    def recall(self, query: RecallQuery, vector: list[float] | None) -> RecallResult:
+    def search(self, query: SearchQuery, vector: list[float] | None) -> SearchResult:
         """The user's memories that best match `query`, ranked, each with what placed it; what
         the hard filters or the limit dropped; and a warning for a signal that could not run."""
-        result = RecallResult(items=[])
+        result = SearchResult(items=[])
         w = self.weights
         terms = search_terms(query.text)
         if vector is None:
@@ -253,13 +225,13 @@ class HybridRecall:
                 parts["time"] = w.time * in_time / scale
             found_by = (("lexical", match.lexical), ("vector", match.vector))
             via = "+".join(name for name, hits in found_by if mid in hits)
-            result.items.append(Recalled(entries[mid], score, signals, via or "context", parts))
+            result.items.append(RankedMemory(entries[mid], score, signals, via or "context", parts))
         return result
 
     def _direct(
         self,
         conn: Connection,
-        query: RecallQuery,
+        query: SearchQuery,
         terms: list[str],
         vector: list[float] | None,
         warnings: list[str],
@@ -344,7 +316,7 @@ def _signal(
 
 
 def _drop_reason(
-    query: RecallQuery,
+    query: SearchQuery,
     status: str,
     valid_until: datetime | None,
     confidence: float,

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.exc import DBAPIError
 
 from framework.errors import ConfigurationError, StoreError
-from framework.memory.backends import Backend, Row, execute
+from framework.memory.longterm.backends import Backend, Row, execute
 
 _TEXT_SEARCH = "english"
 

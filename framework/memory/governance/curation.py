@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from framework.embeddings import Embedder
-from framework.memory.candidates import Comparison, Extraction, MemoryCandidate, PairVerdict
-from framework.memory.longterm import LongTermMemory, expiry
-from framework.memory.records import MemoryEntry, MemorySource
-from framework.sensitive import redact, repeats_secret
+from framework.memory.governance.candidates import Comparison, Extraction, MemoryCandidate, PairVerdict
+from framework.memory.governance.write_policy import WritePolicy
+from framework.memory.longterm.records import MemoryEntry, MemorySource
+from framework.memory.longterm.store import LongTermMemory, expiry
+from framework.memory.operations import MemoryOp
 from framework.memory.working import WorkingState
-from framework.memory.write_policy import WritePolicy
-from framework.turn import MemoryOp
+from framework.sensitive import redact, repeats_secret
 
 Action = Literal["write", "supersede", "reinforce", "overruled", "reject"]
 REINFORCE_BONUS = 0.05
@@ -37,12 +37,13 @@ _SUPPORT = {
 
 
 @dataclass
-class Decision:
+class WriteDecision:
     candidate: MemoryCandidate
     action: Action
     reason: str
     target: int | None = None  # the existing memory the action is about
     content: str = ""  # what will be stored (the merged statement for a refinement)
+    vector: list[float] | None = None  # the embedding of `content`, when it was already made
 
 
 @dataclass
@@ -76,8 +77,8 @@ class Curator:
         secrets: set[str],
         judge: Judge | None,
         opted_out: bool = False,
-    ) -> list[Decision]:
-        decisions: dict[int, Decision] = {}
+    ) -> list[WriteDecision]:
+        decisions: dict[int, WriteDecision] = {}
         admitted: list[int] = []
         writes = state.writes
         for i, c in enumerate(extraction.memories):
@@ -88,7 +89,7 @@ class Curator:
             if why_not is None and repeats_secret(c.content, secrets):
                 why_not = "sensitive: repeats a secret from the conversation"
             if why_not is not None or user_id is None:
-                decisions[i] = Decision(
+                decisions[i] = WriteDecision(
                     c, "reject", why_not or "anonymous", content=_scrub(c.content, secrets)
                 )
                 continue
@@ -127,7 +128,7 @@ class Curator:
                 None,
             )
             if dup is not None:
-                decisions[i] = Decision(
+                decisions[i] = WriteDecision(
                     c, "reinforce", "near-duplicate of a stored memory", dup.id, dup.content
                 )
                 continue
@@ -136,21 +137,27 @@ class Curator:
             if unseen and len(pairs) < self.policy.max_compared_candidates:
                 pairs.append(SimilarPair(i, c, unseen))
             else:
-                decisions[i] = Decision(c, "write", "new", content=c.content)
+                decisions[i] = WriteDecision(c, "write", "new", content=c.content)
 
         if pairs:
             verdicts = judge(pairs).verdicts if judge is not None else []
             for pair in pairs:
                 decisions[pair.index] = _apply_verdicts(pair, verdicts, judged=judge is not None)
+        for i, vector in vectors.items():  # embedded once: commit reuses it unless the text changed
+            if decisions[i].content == extraction.memories[i].content:
+                decisions[i].vector = vector
         return [decisions[i] for i in sorted(decisions)]
 
     def commit(
-        self, user_id: str | None, state: WorkingState, decisions: list[Decision], actor: str = "agent"
+        self, user_id: str | None, state: WorkingState, decisions: list[WriteDecision], actor: str = "agent"
     ) -> list[MemoryOp]:
         ops: list[MemoryOp] = []
-        to_embed = [d for d in decisions if d.action in ("write", "supersede", "overruled")]
+        to_embed = [
+            d for d in decisions if d.action in ("write", "supersede", "overruled") and d.vector is None
+        ]
         vectors = self.embedder.embed([d.content for d in to_embed]) if to_embed and user_id else []
-        vector_of = {id(d): v for d, v in zip(to_embed, vectors, strict=False)}
+        for d, v in zip(to_embed, vectors, strict=False):
+            d.vector = v
         for d in decisions:
             if d.action == "reject" or user_id is None:
                 if user_id is not None:
@@ -165,7 +172,8 @@ class Curator:
                 ops.append(MemoryOp("reinforce", d.target, d.content, d.reason))
                 continue
             entry = self._entry(user_id, state, d)
-            vector = vector_of[id(d)]
+            vector = d.vector
+            assert vector is not None
             if d.action == "supersede":
                 assert d.target is not None
                 new = self.long_term.supersede(user_id, d.target, entry, vector, actor=actor, reason=d.reason)
@@ -179,7 +187,7 @@ class Curator:
             ops.append(MemoryOp("supersede" if d.action != "write" else "write", new.id, d.content, d.reason))
         return ops
 
-    def _entry(self, user_id: str, state: WorkingState, d: Decision) -> MemoryEntry:
+    def _entry(self, user_id: str, state: WorkingState, d: WriteDecision) -> MemoryEntry:
         c = d.candidate
         return MemoryEntry(
             user_id=user_id,
@@ -194,20 +202,22 @@ class Curator:
         )
 
 
-def _resolve(c: MemoryCandidate, old: MemoryEntry, relation: str, merged: str | None, how: str) -> Decision:
+def _resolve(
+    c: MemoryCandidate, old: MemoryEntry, relation: str, merged: str | None, how: str
+) -> WriteDecision:
     if relation == "duplicate":
-        return Decision(c, "reinforce", f"restates #{old.id} ({how})", old.id, old.content)
+        return WriteDecision(c, "reinforce", f"restates #{old.id} ({how})", old.id, old.content)
     if relation == "refines":
-        return Decision(c, "supersede", f"refines #{old.id} ({how})", old.id, merged or c.content)
+        return WriteDecision(c, "supersede", f"refines #{old.id} ({how})", old.id, merged or c.content)
     if better_supported(c, old):
-        return Decision(
+        return WriteDecision(
             c,
             "supersede",
             f"contradicts #{old.id}: the new {c.source.value} statement wins ({how})",
             old.id,
             c.content,
         )
-    return Decision(
+    return WriteDecision(
         c,
         "overruled",
         f"contradicts #{old.id}, which is better supported ({old.source}); "
@@ -217,13 +227,13 @@ def _resolve(c: MemoryCandidate, old: MemoryEntry, relation: str, merged: str | 
     )
 
 
-def _apply_verdicts(pair: SimilarPair, verdicts: list[PairVerdict], judged: bool) -> Decision:
+def _apply_verdicts(pair: SimilarPair, verdicts: list[PairVerdict], judged: bool) -> WriteDecision:
     by_id = {m.id: m for m in pair.similar}
     for v in verdicts:
         if v.candidate == pair.index and v.relation != "unrelated" and v.memory_id in by_id:
             return _resolve(pair.candidate, by_id[v.memory_id], v.relation, v.merged, "compared")
     reason = "new (compared with similar memories)" if judged else "new (not compared: no model)"
-    return Decision(pair.candidate, "write", reason, content=pair.candidate.content)
+    return WriteDecision(pair.candidate, "write", reason, content=pair.candidate.content)
 
 
 def _scrub(text: str, secrets: set[str]) -> str:

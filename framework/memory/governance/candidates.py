@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from framework.memory.records import MemorySource, MemoryType
+from framework.memory.longterm.records import MemorySource, MemoryType
 
 Relation = Literal["new", "duplicate", "refines", "contradicts"]
 

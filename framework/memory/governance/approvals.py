@@ -10,17 +10,17 @@ from __future__ import annotations
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from framework.memory.backends import execute
-from framework.memory.candidates import MemoryCandidate
-from framework.memory.curation import Decision
-from framework.memory.records import AuditEvent, PendingWrite, UserSettings, utcnow
+from framework.memory.governance.candidates import MemoryCandidate
+from framework.memory.governance.curation import WriteDecision
+from framework.memory.longterm.backends import execute
+from framework.memory.longterm.records import AuditEvent, PendingWrite, UserSettings, utcnow
 
 
 class WriteQueue:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def park(self, user_id: str, session_id: str | None, decisions: list[Decision]) -> list[int]:
+    def park(self, user_id: str, session_id: str | None, decisions: list[WriteDecision]) -> list[int]:
         ids = []
         with Session(self.engine) as s:
             for d in decisions:
@@ -51,8 +51,8 @@ class WriteQueue:
             query = select(PendingWrite).where(col(PendingWrite.user_id) == user_id)
             return list(s.scalars(query.order_by(col(PendingWrite.id))))
 
-    def take(self, user_id: str, pending_id: int, *, approved: bool, reason: str) -> Decision | None:
-        """Remove one pending write; return it as a Decision to carry out if approved."""
+    def take(self, user_id: str, pending_id: int, *, approved: bool, reason: str) -> WriteDecision | None:
+        """Remove one pending write; return it as a WriteDecision to carry out if approved."""
         with Session(self.engine) as s:
             query = select(PendingWrite).where(
                 col(PendingWrite.user_id) == user_id, col(PendingWrite.id) == pending_id
@@ -72,7 +72,7 @@ class WriteQueue:
             )
             s.commit()
         candidate = MemoryCandidate.model_validate(row.candidate)
-        return Decision(candidate, row.action, row.reason, row.target, candidate.content)  # type: ignore[arg-type]
+        return WriteDecision(candidate, row.action, row.reason, row.target, candidate.content)  # type: ignore[arg-type]
 
 
 class Consent:

@@ -1,6 +1,6 @@
 """L2 working memory on a Redis server: the scale-out backend, shared by processes on many hosts.
 
-Same contract as the diskcache backend (see framework.memory.working): one key per (user,
+Same contract as the diskcache backend (see framework.memory.working.merge): one key per (user,
 session) holding the state as JSON, written with SET EX (SETEX) so that every save extends the TTL, and
 a compare-and-set on the state's version done with WATCH/MULTI/EXEC: if another client saved
 between our read and our write, EXEC fails, and we read again and merge.
@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from framework.config import shown_url
 from framework.errors import StoreError
-from framework.memory.working import WorkingState, next_stored, parse_state, shown_url, state_key, user_prefix
+from framework.memory.working.merge import next_stored, parse_state
+from framework.memory.working.state import WorkingState
+from framework.memory.working.store import state_key, user_prefix
 
 MAX_SAVE_ATTEMPTS = 50  # each failed attempt means another client's save succeeded meanwhile
 
 
-class RedisWorkingMemory:
+class RedisWorkingStore:
     """WorkingState in Redis, under keys `framework:working:<user>:<session>`."""
 
     def __init__(self, url: str, ttl_s: int, prefix: str = "framework:working") -> None:

@@ -1,9 +1,9 @@
 """L3 long-term memory: scoped storage, its lifecycle writes (each audited), structured
-retrieval and hybrid recall (framework.memory.recall).
+retrieval and hybrid recall (framework.memory.longterm.search).
 
 Every method takes a user_id and every query filters on it: there is no unscoped read path.
 Structured retrieval (`active`, `get`, `all_entries`) is complete, never top-k. The database is
-SQLite or PostgreSQL; what differs between them is the backend's (framework.memory.backends).
+SQLite or PostgreSQL; what differs between them is the backend's (framework.memory.longterm.backends).
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session
 
-from framework.memory.backends import LARGE_IMPORT, backend_for, execute
-from framework.memory.recall import HybridRecall, RankWeights, RecallQuery, RecallResult
-from framework.memory.records import (
+from framework.memory.longterm.backends import LARGE_IMPORT, backend_for, execute
+from framework.memory.longterm.records import (
     COLUMN_LIST,
     COLUMNS,
     AuditEvent,
@@ -29,6 +28,7 @@ from framework.memory.records import (
     stamp,
     utcnow,
 )
+from framework.memory.longterm.search import HybridSearch, RankWeights, SearchQuery, SearchResult
 from framework.sensitive import redact
 
 READ_BATCH = 16
@@ -40,7 +40,7 @@ class LongTermMemory:
         self.engine = engine
         self.backend = backend_for(engine)
         self._reads: list[tuple[str, str, dict[str, Any]]] = []  # recalls not yet written
-        self.retrieval = HybridRecall(engine, weights or RankWeights(), self.get_many)
+        self.retrieval = HybridSearch(engine, weights or RankWeights(), self.get_many)
         # model_construct (used on the read path) needs the ORM mappers set up; in a fresh process
         # whose first store access is a read nothing else would have done it yet.
         configure_mappers()
@@ -382,9 +382,9 @@ class LongTermMemory:
         with self.engine.connect() as conn:
             return [(rid, 1.0 - dist) for rid, dist in self.backend.nearest(conn, user_id, vector, k)]
 
-    def recall(self, query: RecallQuery, vector: list[float] | None) -> RecallResult:
+    def search(self, query: SearchQuery, vector: list[float] | None) -> SearchResult:
         """The user's memories that best match `query`, ranked and explained (see recall.py)."""
-        return self.retrieval.recall(query, vector)
+        return self.retrieval.search(query, vector)
 
     def delete(self, user_id: str, memory_id: int, *, actor: str, reason: str) -> bool:
         """Hard-delete one memory, whatever its status: its row and both index rows are gone, and

@@ -1,0 +1,9 @@
+"""The one clock the framework stamps records with: timezone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

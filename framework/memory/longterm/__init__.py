@@ -1,0 +1,28 @@
+"""L3 long-term memory: facts, preferences, outcomes and constraints of each user, kept in SQLite
+(sqlite-vec + FTS5) or PostgreSQL (pgvector + full-text search), every change audited.
+
+`store` (storage and lifecycle writes, structured retrieval), `search` (hybrid search that explains
+itself), `relevance` (query signals), `lifecycle` (forgetting cycle, re-embedding), `migrations`
+(opening the database, schema migrations), `records` (the tables), `backends/` (what differs per
+database).
+"""
+
+from framework.memory.longterm.migrations import migrate, open_engine
+from framework.memory.longterm.records import AuditEvent, MemoryEntry, MemorySource, MemoryStatus, MemoryType
+from framework.memory.longterm.search import SearchQuery, SearchResult
+from framework.memory.longterm.store import LongTermMemory
+from framework.ranking import RankWeights
+
+__all__ = [
+    "AuditEvent",
+    "LongTermMemory",
+    "MemoryEntry",
+    "MemorySource",
+    "MemoryStatus",
+    "MemoryType",
+    "RankWeights",
+    "SearchQuery",
+    "SearchResult",
+    "migrate",
+    "open_engine",
+]
