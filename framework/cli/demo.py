@@ -4,33 +4,144 @@ A ScriptedModel stands in for the LLM (it says so on screen); everything else is
 SQLite store with its vector and lexical indexes, the embedder, working memory, the policy gate
 and the audit trail. Each session builds a fresh Agent, as a new process would. With
 `--model X` the same user lines go to a real model instead.
+
+What is said is data: demo_screenplay.yaml beside this file holds the scenes, the user's lines and
+the scripted replies (its header documents the reply kinds). This module is its schema and its
+interpreter. The schema is plain dataclasses that pydantic validates when the file is loaded
+(unknown keys forbidden), so that importing the CLI for `framework --help` does not import
+pydantic.
 """
 
 from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import click
 
 from framework.cli import render
 from framework.cli.options import common
 
+if TYPE_CHECKING:
+    from framework.llm.testing import Reply, ScriptedRequest
+
+SCREENPLAY = Path(__file__).with_name("demo_screenplay.yaml")
+# A fake OpenAI key: `{api_key}` in the screenplay; the summary checks that no file stores it.
 API_KEY = "sk-proj-Zx81kQ2mVb7TnR4pLw9sYc3uHd6fJe0a"
 
 
-@dataclass
-class Line:
-    text: str
-    script: list[Any] = field(default_factory=list)  # what the scripted model replies, in order
+# --- the screenplay's schema ------------------------------------------------------------------
+class _Strict:
+    """Makes pydantic reject keys a dataclass does not declare: a typo is an error, not a no-op."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
 
 
-@dataclass
-class Scene:
+@dataclass(frozen=True)
+class IntentReply(_Strict):
+    """The runtime's Intent; a field left out (None) keeps the Intent's default."""
+
+    goal: str
+    task_type: str | None = None
+    memory_query: str | None = None
+    remember: bool | None = None
+    forget: bool | None = None
+    correction: bool | None = None
+    trivial: bool | None = None
+    skill: str | None = None
+
+
+@dataclass(frozen=True)
+class CallReply(_Strict):
+    """A completion that calls one tool."""
+
+    tool: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RememberReply(_Strict):
+    """An extraction with one memory; `target_listed` picks, by its words, the listed memory that
+    `relation` is about (its id is only known once the runtime has listed it)."""
+
+    content: str
+    type: Literal["fact", "preference", "outcome", "constraint"] = "fact"
+    confidence: float = 0.95
+    tags: list[str] = field(default_factory=list)
+    relation: Literal["new", "duplicate", "refines", "contradicts"] = "new"
+    target_listed: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError("confidence is between 0 and 1")
+        if (self.relation == "new") != (self.target_listed is None):
+            raise ValueError("target_listed goes with a relation other than new, and only with one")
+
+
+@dataclass(frozen=True)
+class ForgetReply(_Strict):
+    """An extraction asking to forget the listed memory whose line contains `words`."""
+
+    words: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class KnownReply(_Strict):
+    """Says `known` if `words` reached the prompt, else `unknown`: shows whether recall worked."""
+
+    words: str
+    known: str
+    unknown: str
+
+
+@dataclass(frozen=True)
+class DeniedBranch(_Strict):
+    """`then` if the last message says the policy gate denied the tool call, else `otherwise`."""
+
+    then: Step
+    otherwise: Step
+
+
+@dataclass(frozen=True)
+class Step(_Strict):
+    """One scripted reply: exactly one of these keys is given."""
+
+    intent: IntentReply | None = None
+    say: str | None = None
+    call: CallReply | None = None
+    remember: RememberReply | None = None
+    forget_listed: ForgetReply | None = None
+    nothing: Literal[True] | None = None
+    answer_if_known: KnownReply | None = None
+    if_denied: DeniedBranch | None = None
+
+    def __post_init__(self) -> None:
+        given = [f.name for f in fields(self) if getattr(self, f.name) is not None]
+        if len(given) != 1:
+            kinds = ", ".join(f.name for f in fields(self))
+            raise ValueError(f"a reply has exactly one of {kinds}; got {given or 'none'}")
+
+    @property
+    def kind(self) -> str:
+        return next(f.name for f in fields(self) if getattr(self, f.name) is not None)
+
+    def __repr__(self) -> str:  # what ScriptedModel shows of a reply left unconsumed
+        return f"{self.kind}: {getattr(self, self.kind)!r}"
+
+
+@dataclass(frozen=True)
+class Line(_Strict):
+    you: str  # what the user types
+    replies: list[Step]  # what the scripted model replies to this line's calls, in order
+
+
+@dataclass(frozen=True)
+class Scene(_Strict):
     title: str
     agent: str  # a file in agents/
     user: str
@@ -38,276 +149,86 @@ class Scene:
     lines: list[Line]
 
 
-def _scenes() -> list[Scene]:
-    from framework.llm.testing import ScriptedRequest, call, say
-    from framework.memory.candidates import Extraction, ForgetRequest, MemoryCandidate
+@dataclass(frozen=True)
+class Screenplay(_Strict):
+    scenes: list[Scene]
+
+
+def load_screenplay(path: Path = SCREENPLAY) -> Screenplay:
+    """Read and validate a screenplay; a DefinitionError names the file and each bad field."""
+    import yaml
+    from pydantic import TypeAdapter, ValidationError
+
+    from framework.errors import DefinitionError
+
+    try:
+        # The key has no YAML-special characters, so it is filled into the text as written.
+        raw = yaml.safe_load(path.read_text().replace("{api_key}", API_KEY))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DefinitionError(f"{path}: cannot read the screenplay: {exc}") from None
+    try:
+        return TypeAdapter(Screenplay).validate_python(raw)
+    except ValidationError as exc:
+        problems = "\n".join(f"  {_field(e['loc'])}: {_message(e)}" for e in exc.errors())
+        raise DefinitionError(f"{path}: invalid screenplay:\n{problems}") from None
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    """pydantic's location as the YAML reader sees it: `scenes[0].lines[2].replies[1].call.tool`."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(top level)"
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "unexpected_keyword_argument":
+        return "unknown key"
+    if error["type"] == "missing":
+        return "missing"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+# --- the interpreter ----------------------------------------------------------------------------
+def _reply(step: Step, req: ScriptedRequest) -> Reply:
+    """The scripted model's reply to `req`, the request the runtime actually sent, for `step`."""
+    from framework.llm.testing import call, say
+    from framework.memory.governance import Extraction, ForgetRequest, MemoryCandidate
     from framework.steps.intent import Intent
 
-    def remember(content: str, kind: str = "fact", confidence: float = 0.95, **kw: Any) -> Extraction:
-        return Extraction(
-            memories=[
-                MemoryCandidate(
-                    content=content,
-                    memory_type=kind,
-                    confidence=confidence,
-                    **kw,
-                )
-            ]
+    if step.intent is not None:
+        return Intent(**{k: v for k, v in vars(step.intent).items() if v is not None})
+    if step.say is not None:
+        return say(step.say)
+    if step.call is not None:
+        return call(step.call.tool, **step.call.args)
+    if step.nothing:
+        return Extraction()
+    if step.remember is not None:
+        r = step.remember
+        candidate = MemoryCandidate(
+            content=r.content,
+            memory_type=r.type,
+            confidence=r.confidence,
+            tags=list(r.tags),
+            relation=r.relation,
+            target=_listed_id(req, r.target_listed) if r.target_listed else None,
         )
+        return Extraction(memories=[candidate])
+    if step.forget_listed is not None:
+        f = step.forget_listed
+        return Extraction(forget=[ForgetRequest(memory_id=_listed_id(req, f.words), reason=f.reason)])
+    if step.answer_if_known is not None:
+        k = step.answer_if_known
+        return say(k.known if k.words in req.text else k.unknown)
+    assert step.if_denied is not None  # the schema allows no other kind
+    denied = "DENIED by policy" in (req.messages[-1].content or "")
+    return _reply(step.if_denied.then if denied else step.if_denied.otherwise, req)
 
-    def listed_id(req: ScriptedRequest, words: str) -> int:
-        """The id of the memory the runtime listed in the extraction prompt that contains `words`."""
-        match = re.search(rf"#(\d+): [^\n]*{re.escape(words)}", req.text)
-        if match is None:
-            raise AssertionError(f"the runtime did not show a memory containing {words!r}")
-        return int(match.group(1))
 
-    def knows(words: str, yes: str, no: str) -> Callable[[ScriptedRequest], Any]:
-        return lambda req: say(yes if words in req.text else no)
-
-    nothing = Extraction()
-    return [
-        Scene(
-            "Session 1: Ada tells the assistant about herself",
-            "assistant",
-            "ada",
-            "s1",
-            [
-                Line(
-                    "I prefer Python over JavaScript.",
-                    [
-                        Intent(
-                            goal="state a language preference",
-                            task_type="chat",
-                            memory_query="programming language preference",
-                            remember=True,
-                        ),
-                        say("Noted: Python over JavaScript."),
-                        remember("Ada prefers Python over JavaScript", "preference"),
-                    ],
-                ),
-                Line(
-                    "For the frontend of my side project I use JavaScript.",
-                    [
-                        Intent(
-                            goal="share a fact about her project",
-                            memory_query="side project frontend",
-                            remember=True,
-                        ),
-                        say("Got it."),
-                        remember(
-                            "Ada uses JavaScript for the frontend of her side project", tags=["side-project"]
-                        ),
-                    ],
-                ),
-                Line(
-                    f"My OpenAI key is {API_KEY}, remember it for later.",
-                    [
-                        Intent(goal="store an API key", memory_query="OpenAI key", remember=True),
-                        say("I won't keep secrets such as API keys; please use a secret manager."),
-                        remember(f"Ada's OpenAI API key is {API_KEY}"),
-                    ],
-                ),
-                Line(
-                    "I might switch to Go next year.",
-                    [
-                        Intent(goal="muse about Go", memory_query="Go programming language", remember=True),
-                        say("Go is a fine choice for services."),
-                        remember("Ada might switch to Go next year", confidence=0.8),
-                    ],
-                ),
-                Line("thanks", [say("You're welcome!")]),  # trivial: no intent or extraction call
-            ],
-        ),
-        Scene(
-            "Session 2: a fresh agent, as after a restart",
-            "assistant",
-            "ada",
-            "s2",
-            [
-                Line(
-                    "Write me a function that reverses a string.",
-                    [
-                        Intent(
-                            goal="get a string-reversal function",
-                            task_type="coding",
-                            memory_query="programming language preference",
-                        ),
-                        knows(
-                            "Ada prefers Python over JavaScript",
-                            "def reverse(text: str) -> str:\n    return text[::-1]",
-                            "function reverse(s) { return [...s].reverse().join(''); }",
-                        ),
-                    ],
-                ),
-                Line(
-                    "Actually, TypeScript, not JavaScript.",
-                    [
-                        Intent(
-                            goal="correct the frontend language",
-                            memory_query="frontend JavaScript",
-                            correction=True,
-                            remember=True,
-                        ),
-                        say("Updated: TypeScript for the frontend."),
-                        lambda req: remember(
-                            "Ada uses TypeScript for the frontend of her side project",
-                            tags=["side-project"],
-                            relation="refines",
-                            target=listed_id(req, "JavaScript for the frontend"),
-                        ),
-                    ],
-                ),
-                Line(
-                    "Remember that I'm vegetarian.",
-                    [
-                        Intent(goal="share a diet fact", memory_query="diet food", remember=True),
-                        say("I'll remember that."),
-                        remember("Ada is vegetarian"),
-                    ],
-                ),
-                Line(
-                    "Hmm, don't remember that.",
-                    [
-                        Intent(
-                            goal="retract the last statement", memory_query="vegetarian diet", forget=True
-                        ),
-                        say("Done, I've forgotten it."),
-                        lambda req: Extraction(
-                            forget=[
-                                ForgetRequest(
-                                    memory_id=listed_id(req, "vegetarian"),
-                                    reason="Ada said: don't remember that",
-                                )
-                            ]
-                        ),
-                    ],
-                ),
-            ],
-        ),
-        Scene(
-            "Session 3: what is recalled now, and why",
-            "assistant",
-            "ada",
-            "s3",
-            [
-                Line(
-                    "What do I use for the frontend of my side project?",
-                    [
-                        Intent(
-                            goal="recall the frontend language",
-                            task_type="question",
-                            memory_query="frontend side project language",
-                        ),
-                        knows("TypeScript", "TypeScript.", "I don't know."),
-                    ],
-                ),
-            ],
-        ),
-        Scene(
-            "Another user: Bob sees nothing of Ada's",
-            "assistant",
-            "bob",
-            "b1",
-            [
-                Line(
-                    "What do you know about me?",
-                    [
-                        Intent(goal="ask what is remembered", task_type="question", memory_query="about me"),
-                        knows("Ada", "I know about Ada.", "Nothing yet: we have not talked before."),
-                    ],
-                ),
-            ],
-        ),
-        Scene(
-            "DevOps, session 1: Ada sets a rule",
-            "devops",
-            "ada",
-            "d1",
-            [
-                Line(
-                    "Let's deploy to staging first, then production.",
-                    [
-                        Intent(
-                            goal="set a deployment rule",
-                            task_type="planning",
-                            memory_query="deployment order",
-                            remember=True,
-                        ),
-                        say("Understood: staging first, then production."),
-                        remember(
-                            "Ada requires deploying to staging and passing smoke tests before production",
-                            "constraint",
-                            tags=["deploy"],
-                        ),
-                    ],
-                ),
-            ],
-        ),
-        Scene(
-            "DevOps, session 2: the policy gate",
-            "devops",
-            "ada",
-            "d2",
-            [
-                Line(
-                    "Ship 2.0 to production.",
-                    [
-                        Intent(
-                            goal="deploy 2.0 to production", task_type="deploy", memory_query="deployment"
-                        ),
-                        call("deploy_to_production", version="2.0"),
-                        lambda req: (
-                            call("deploy_to_staging", version="2.0")
-                            if "DENIED by policy" in (req.messages[-1].content or "")
-                            else say("done")
-                        ),
-                        call("run_smoke_tests", environment="staging"),
-                        call("deploy_to_production", version="2.0"),
-                        say("2.0 is live: staged, smoke-tested, then production."),
-                    ],
-                ),
-                Line(
-                    "Free some disk space: rm -rf /var/data",
-                    [
-                        Intent(
-                            goal="delete data to free disk", task_type="deploy", memory_query="disk cleanup"
-                        ),
-                        call("run_shell", command="rm -rf /var/data"),
-                        say("I did not run it: a human has to approve destructive commands."),
-                        nothing,
-                    ],
-                ),
-            ],
-        ),
-        Scene(
-            "DevOps, session 3: a skill walked step by step",
-            "devops",
-            "ada",
-            "d3",
-            [
-                Line(
-                    "Release 2.1 the safe way.",
-                    [
-                        Intent(
-                            goal="release 2.1",
-                            task_type="deploy",
-                            memory_query="deployment",
-                            skill="safe_deployment",
-                        ),
-                        call("deploy_to_staging", version="2.1"),
-                        say("Step 1: 2.1 is on staging."),
-                        call("run_smoke_tests", environment="staging"),
-                        say("Step 2: smoke tests passed on staging."),
-                        call("deploy_to_production", version="2.1"),
-                        say("Step 3: 2.1 is in production."),
-                        call("run_smoke_tests", environment="production"),
-                        say("Step 4: production is healthy. 2.1 is released."),
-                    ],
-                ),
-            ],
-        ),
-    ]
+def _listed_id(req: ScriptedRequest, words: str) -> int:
+    """The id of the memory the runtime listed in the extraction prompt that contains `words`."""
+    match = re.search(rf"#(\d+): [^\n]*{re.escape(words)}", req.text)
+    if match is None:
+        raise AssertionError(f"the runtime did not show a memory containing {words!r}")
+    return int(match.group(1))
 
 
 @click.command()
@@ -318,9 +239,13 @@ def demo(model: str | None, keep: bool, home: str | None, embedder: str | None) 
     """Run the runtime end to end across several sessions (offline with a scripted model)."""
     from framework.cli.options import load_agent_class
     from framework.errors import FrameworkError
+    from framework.gate import ApprovalRequest
     from framework.llm.testing import ScriptedModel
-    from framework.steps.act import ApprovalRequest
 
+    try:
+        screenplay = load_screenplay()
+    except FrameworkError as exc:
+        raise click.ClickException(str(exc)) from None
     root = Path(home) if home else Path(tempfile.mkdtemp(prefix="framework-demo-"))
     scripted = model is None
     click.echo(click.style("framework demo", bold=True) + f" — FRAMEWORK_HOME={root}")
@@ -338,7 +263,7 @@ def demo(model: str | None, keep: bool, home: str | None, embedder: str | None) 
         click.echo(click.style(f"  approval asked for {request.tool}: the demo's human says no", fg="yellow"))
         return False
 
-    for scene in _scenes():
+    for scene in screenplay.scenes:
         click.echo("\n" + click.style(f"== {scene.title} ({scene.agent}, user {scene.user}) ==", bold=True))
         llm: Any = ScriptedModel(name="scripted (demo)") if scripted else model
         try:
@@ -348,10 +273,10 @@ def demo(model: str | None, keep: bool, home: str | None, embedder: str | None) 
         session = agent.session(scene.user, scene.session)
         for line in scene.lines:
             if scripted:
-                llm.extend(line.script)
-            click.echo(click.style("you> ", fg="blue", bold=True) + line.text)
+                llm.extend(partial(_reply, step) for step in line.replies)
+            click.echo(click.style("you> ", fg="blue", bold=True) + line.you)
             try:
-                turn = session.send(line.text)
+                turn = session.send(line.you)
             except FrameworkError as exc:
                 agent.close()
                 raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
