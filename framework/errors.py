@@ -9,6 +9,8 @@ FrameworkError
  ├── ScriptError             a ScriptedModel got a call it did not expect, or was not consumed
  ├── StepLimitExceeded       the reason/act loop ran past the agent's step limit
  ├── StoreError              the memory store refused an operation (e.g. embedder mismatch)
+ │    └── StoreBusy           other writers held the store past the deadline (says what to do)
+ ├── PolicyDenied            a tool called from code (a hook, another tool) was denied by the gate
  └── ToolFailure             raised by a tool to report that it ran and failed (the outcome counts it)
 """
 
@@ -48,6 +50,14 @@ class StepLimitExceeded(FrameworkError):
 
 
 class StoreError(FrameworkError):
+    pass
+
+
+class StoreBusy(StoreError):
+    pass
+
+
+class PolicyDenied(FrameworkError):
     pass
 
 
