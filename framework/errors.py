@@ -4,8 +4,8 @@ FrameworkError
  ├── ConfigurationError      a setting is missing or unusable (names the setting and the fix)
  │    └── ModelNotConfigured  no LLM is configured, or the one configured cannot be reached
  ├── DefinitionError         a YAML skill/policy or an Agent subclass is malformed (names file/field)
- ├── ModelError              the LLM failed after bounded retries, or returned unusable output
  │    └── HistoryUnavailable  no git history for a skill or policy file (git missing, no repository)
+ ├── ModelError              the LLM failed after bounded retries, or returned unusable output
  ├── ScriptError             a ScriptedModel got a call it did not expect, or was not consumed
  ├── StepLimitExceeded       the reason/act loop ran past the agent's step limit
  ├── StoreError              the memory store refused an operation (e.g. embedder mismatch)
