@@ -10,10 +10,16 @@ from framework.llm.testing import ScriptedModel
 
 
 def resolve_model(
-    spec: str | Model | None, *, timeout_s: float = 60.0, retries: int = 2, max_tokens: int | None = None
+    spec: str | Model | None,
+    *,
+    timeout_s: float = 60.0,
+    retries: int = 2,
+    max_tokens: int | None = None,
+    deadline_s: float = 60.0,
 ) -> Model:
     """Turn a setting into a Model: a Model passes through, `scripted:FILE` loads a script,
-    anything else is a litellm model string."""
+    anything else is a litellm model string (each call bounded by `deadline_s` in all, `timeout_s`
+    per attempt and `retries` further attempts)."""
     if spec is None or spec == "":
         raise ModelNotConfigured("No model is configured. " + HOW_TO_CONFIGURE)
     if not isinstance(spec, str):
@@ -28,6 +34,7 @@ def resolve_model(
         timeout_s=timeout_s,
         retries=retries,
         max_tokens=max_tokens,
+        deadline_s=deadline_s,
     )
 
 

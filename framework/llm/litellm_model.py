@@ -1,5 +1,12 @@
 """LiteLLMModel: any provider litellm supports; instructor for structured outputs.
 
+Every call runs under a RetryPolicy (faults.py): transient provider faults are retried with
+backoff inside one total deadline, each attempt's timeout shrunk to what is left of it, and a
+failure comes out as ModelNotConfigured (the user must fix the key or the model; the message
+says how) or ModelError (one line: the fault, the attempts, the time), never as litellm's own
+exceptions or an IndexError. litellm's and the OpenAI SDK's own retries are turned off: one
+policy, one count.
+
 litellm is imported on first use (it costs seconds), with its price map read locally so the
 import does not wait on the network.
 """
@@ -7,22 +14,35 @@ import does not wait on the network.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from framework.errors import ModelError, ModelNotConfigured
+from framework.llm.faults import CONFIG, CallBudget, RetryPolicy, check_reply
 from framework.llm.messages import Completion, Message, Structured, ToolCall, Usage
 
 M = TypeVar("M", bound=BaseModel)
+# instructor logs every failed attempt at ERROR: with no handler configured, Python would print
+# them on stderr, in the middle of a chat. Our own retry log is framework.llm's.
+logging.getLogger("instructor").addHandler(logging.NullHandler())
 
 HOW_TO_CONFIGURE = (
     "Configure a model with --model or FRAMEWORK_MODEL: any litellm model string, e.g. "
     "`--model openai/gpt-4o-mini` with OPENAI_API_KEY set, `--model anthropic/claude-3-5-haiku-latest` "
     "with ANTHROPIC_API_KEY, or a local one such as `--model ollama/llama3` "
-    "(OPENAI_API_BASE / --api-base for any OpenAI-compatible server)."
+    "(FRAMEWORK_API_BASE for any OpenAI-compatible server)."
 )
+# Where litellm reads a provider's key, when it is not <PROVIDER>_API_KEY.
+_KEY_VARIABLES = {
+    "together_ai": "TOGETHERAI_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "vertex_ai": "GOOGLE_APPLICATION_CREDENTIALS",
+    "bedrock": "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+    "huggingface": "HF_TOKEN",
+}
 
 
 def import_litellm() -> Any:
@@ -35,7 +55,8 @@ def import_litellm() -> Any:
 
 
 class LiteLLMModel:
-    """A Model backed by litellm. Timeouts and bounded retries apply to every call."""
+    """A Model backed by litellm. Every call is bounded: `retries` further attempts at most, all
+    within `deadline_s` seconds, none longer than `timeout_s`."""
 
     def __init__(
         self,
@@ -48,15 +69,24 @@ class LiteLLMModel:
         temperature: float | None = None,
         tool_choice: str | dict[str, Any] | None = None,
         max_tokens: int | None = None,
+        deadline_s: float = 60.0,
+        backoff_s: float = 0.5,
     ) -> None:
         self.name = model
         self.api_base = api_base
         self.api_key = api_key
-        self.timeout_s = timeout_s
-        self.retries = retries
+        self.timeout_s = timeout_s  # per attempt
+        self.retries = retries  # further attempts after the first, transient faults only
+        self.deadline_s = deadline_s  # per call: every attempt and every wait
         self.temperature = temperature
         self.tool_choice = tool_choice  # None: the provider's default ("auto")
         self.max_tokens = max_tokens  # a cap per reply: a runaway generation cannot hold the model
+        self.backoff_s = backoff_s  # the first retry's wait at most; it doubles per retry (jittered)
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The bounds every call runs under, read from the settings above."""
+        return RetryPolicy(max(0, self.retries), self.deadline_s, self.timeout_s, self.backoff_s)
 
     @property
     def context_window(self) -> int | None:
@@ -69,7 +99,7 @@ class LiteLLMModel:
         return int(value) if value else None
 
     def _kwargs(self) -> dict[str, Any]:
-        kw: dict[str, Any] = {"model": self.name, "timeout": self.timeout_s}
+        kw: dict[str, Any] = {"model": self.name}
         if self.api_base is not None:
             kw["api_base"] = self.api_base
         if self.api_key is not None:
@@ -80,6 +110,19 @@ class LiteLLMModel:
             kw["max_tokens"] = self.max_tokens
         return kw
 
+    def _sender(self, litellm: Any, budget: CallBudget, received: list[Usage]) -> Any:
+        """One attempt: a single request (no retries below us), timed by what is left of the
+        deadline; the usage of every reply that arrives is kept, the reply checked for content."""
+
+        def send(**kwargs: Any) -> Any:
+            kwargs.update(timeout=budget.attempt_timeout(), num_retries=0)
+            response = litellm.completion(**kwargs)
+            received.append(_usage(litellm, response))
+            check_reply(response)
+            return response
+
+        return send
+
     def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> Completion:
         litellm = import_litellm()
         kwargs = self._kwargs()
@@ -87,38 +130,82 @@ class LiteLLMModel:
             kwargs["tools"] = tools
             if self.tool_choice is not None:
                 kwargs["tool_choice"] = self.tool_choice
+        budget = self.policy.start(self.name)
+        received: list[Usage] = []
+        send = self._sender(litellm, budget, received)
         try:
-            response = litellm.completion(
-                messages=[m.to_openai() for m in messages], num_retries=self.retries, **kwargs
-            )
-        except Exception as exc:  # litellm maps every provider error to its own classes
-            raise _translate(exc, self.name) from exc
+            response = budget.retrying()(send, messages=[m.to_openai() for m in messages], **kwargs)
+        except Exception as exc:
+            raise self._failure(exc, budget) from exc
         message = response.choices[0].message
         calls = [_parse_tool_call(c) for c in (message.tool_calls or [])]
-        return Completion(message.content, calls, _usage(litellm, response))
+        return Completion(message.content, calls, _total(received))
 
     def structured(self, messages: list[Message], response_model: type[M]) -> Structured[M]:
         litellm = import_litellm()
         import instructor
 
-        client = instructor.from_litellm(litellm.completion, mode=instructor.Mode.TOOLS)
-        attempts: list[Any] = []  # instructor retries with the validation error: count each request
-        client.on("completion:response", attempts.append)
+        budget = self.policy.start(self.name)
+        received: list[Usage] = []
+        client = instructor.from_litellm(self._sender(litellm, budget, received), mode=instructor.Mode.TOOLS)
         try:
-            value, raw = client.chat.completions.create_with_completion(
+            # instructor re-asks with the validation error; its retries are this budget's
+            value = client.chat.completions.create(
                 messages=[m.to_openai() for m in messages],  # type: ignore[misc]
                 response_model=response_model,
-                max_retries=self.retries,
+                max_retries=budget.retrying(),
                 **self._kwargs(),
             )
         except Exception as exc:
-            # instructor wraps the provider's error: judge the cause (auth, unknown model, ...)
-            cause = exc.__cause__ if type(exc).__name__ == "InstructorRetryException" else None
-            raise _translate(cause if isinstance(cause, Exception) else exc, self.name) from exc
-        usage = _usage(litellm, raw)
-        usage.calls = max(1, len(attempts))
+            raise self._failure(exc, budget) from exc
         # instructor returns a subclass carrying the raw response: hand back the plain model
-        return Structured(response_model.model_validate(value.model_dump()), usage)
+        return Structured(response_model.model_validate(value.model_dump()), _total(received))
+
+    def _failure(self, exc: Exception, budget: CallBudget) -> Exception:
+        """The error a caller sees once the budget has stopped."""
+        if type(exc).__name__ == "InstructorRetryException" and isinstance(exc.__cause__, Exception):
+            exc = exc.__cause__  # instructor wraps the last attempt's error
+        if exc is not budget.last_error:
+            budget.record(exc)  # raised outside the retry loop: classify it all the same
+        fault = budget.faults[-1] if budget.faults else None
+        if fault is not None and fault.severity == CONFIG:
+            return ModelNotConfigured(self._advice(fault.kind, fault.describe()))
+        reason = f"model {self.name!r} failed: {budget.failure()}"
+        if fault is not None and fault.kind.startswith(("connection", "truncated")) and self.api_base:
+            reason += f" (is the server at {self.api_base} up? it comes from FRAMEWORK_API_BASE)"
+        return ModelError(reason)
+
+    def _advice(self, kind: str, what: str) -> str:
+        """ModelNotConfigured's message: what is wrong and the one thing to change."""
+        provider, variable = key_variable(self.name)
+        if provider is None:
+            return f"model {self.name!r} names no provider litellm knows: write it provider/model. " + (
+                HOW_TO_CONFIGURE
+            )
+        key = f"the api_key given to LiteLLMModel (or {variable})" if self.api_key else variable
+        local = " (any value will do for a local server)" if self.api_base and provider == "openai" else ""
+        if kind == "missing API key":
+            fix = f"set {variable}{local}"
+        elif kind == "authentication failed":
+            fix = f"{provider} refused the key: check {key}"
+        else:  # unknown model
+            where = f"the server at {self.api_base} (FRAMEWORK_API_BASE)" if self.api_base else provider
+            fix = f"{where} does not serve it: choose another with --model or FRAMEWORK_MODEL"
+        return f"model {self.name!r} is not usable: {what}. To fix: {fix}."
+
+
+def key_variable(model: str) -> tuple[str | None, str]:
+    """The model's provider as litellm resolves it, and the environment variable holding its key."""
+    litellm = import_litellm()
+    try:
+        provider = str(litellm.get_llm_provider(model)[1])
+    except Exception:  # litellm cannot tell the provider from the name
+        return None, ""
+    try:
+        missing = list(litellm.validate_environment(model).get("missing_keys") or [])
+    except Exception:
+        missing = []
+    return provider, " or ".join(missing) or _KEY_VARIABLES.get(provider, f"{provider.upper()}_API_KEY")
 
 
 def _parse_tool_call(call: Any) -> ToolCall:
@@ -133,6 +220,7 @@ def _parse_tool_call(call: Any) -> ToolCall:
 
 
 def _usage(litellm: Any, response: Any) -> Usage:
+    """One reply's usage, read as it arrives (instructor later rewrites `usage` to running totals)."""
     usage = getattr(response, "usage", None)
     try:
         cost = float(litellm.completion_cost(completion_response=response) or 0.0)
@@ -146,17 +234,8 @@ def _usage(litellm: Any, response: Any) -> Usage:
     )
 
 
-def _translate(exc: Exception, model: str) -> Exception:
-    kind = type(exc).__name__
-    text = str(exc)
-    unusable = (
-        kind in {"AuthenticationError", "NotFoundError", "APIConnectionError", "PermissionDeniedError"}
-        or (kind == "BadRequestError" and "LLM Provider NOT provided" in text)
-        # litellm 1.106 reports a refused connection (server down) as an InternalServerError
-        or (kind == "InternalServerError" and "Connection" in text)
-    )
-    if unusable:
-        return ModelNotConfigured(
-            f"model {model!r} is not usable ({kind}: {str(exc)[:300]}). " + HOW_TO_CONFIGURE
-        )
-    return ModelError(f"model {model!r} failed: {kind}: {str(exc)[:500]}")
+def _total(received: list[Usage]) -> Usage:
+    total = Usage()
+    for usage in received:
+        total.add(usage)
+    return total
