@@ -20,7 +20,10 @@ class ToolCallRecord:
     policies: list[str]
     approved: bool | None = None
     ok: bool = False
-    result: str = ""
+    result: str = ""  # what the model is shown
+    effects: list[str] = field(default_factory=list)  # what the gate found the call does
+    origin: str | None = None  # where its result comes from, for provenance ("tool:mcp/<server>/<tool>")
+    value: Any = field(default=None, repr=False, compare=False)  # the tool's own return value
 
 
 @dataclass
@@ -41,3 +44,4 @@ class Exchange:
     answer: str
     tool_calls: list[ToolCallRecord]
     outcome: Outcome
+    forget_asked: bool = False  # the user's own words asked to forget something (step 1 said so)

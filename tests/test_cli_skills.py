@@ -26,8 +26,8 @@ def framework(*args: str) -> tuple[int, str]:
 def test_list_shows_the_shipped_procedures() -> None:
     code, out = framework("list")
     assert code == 0
-    for label in ("code_review@1", "safe_deployment@1", "staging_first_deployment@1",
-                  "destructive_command_approval@1"):
+    for label in ("code_review@1", "safe_deployment@1", "staging_first_deployment@2",
+                  "destructive_command_approval@2"):
         assert label in out
     assert out.strip().endswith("4 in use, 0 deprecated, 0 errors, 0 conflicts")
 
@@ -47,7 +47,7 @@ def test_list_reports_each_problem_and_fails(tmp_path: Path) -> None:
     assert code == 1
     assert "triage@2" in out and "(deprecated, superseded by triage: not used)" in out
     assert f"error: {skills / 'broken.yaml'}:4: not valid YAML" in out
-    assert f"error: {policies / 'after.yaml'}: field color: Extra inputs are not permitted" in out
+    assert f"error: {policies / 'after.yaml'}:4: field color: unknown key: remove it, or use one of: " in out
     conflict = next(line for line in out.splitlines() if line.startswith("conflict:"))
     assert str(policies / "never.yaml") in conflict and str(policies / "ask.yaml") in conflict
     assert out.strip().endswith("3 in use, 1 deprecated, 2 errors, 1 conflicts")

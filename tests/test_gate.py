@@ -33,29 +33,64 @@ def adhoc(tmp_path: Path) -> PolicyGate:
     return gate_from(tmp_path)
 
 
-def state(*done: tuple[str, bool]) -> WorkingState:
+def state(*done: tuple[str, bool] | tuple[str, bool, dict[str, str]]) -> WorkingState:
     return WorkingState(user_id="ada", session_id="s1", tool_history=[
-        ToolRecord(name=name, ok=ok, decision="allow") for name, ok in done])
+        ToolRecord(name=step[0], ok=step[1], decision="allow", arguments=step[2] if len(step) > 2 else {})
+        for step in done])
+
+
+STAGED = ("deploy_to_staging", True, {"version": "v1.4.2"})
+SMOKE_OK = ("run_smoke_tests", True, {"environment": "staging"})
+SMOKE_FAILED = ("run_smoke_tests", False, {"environment": "staging"})
 
 
 def test_production_deploy_denied_until_requirements_succeeded(shipped: PolicyGate) -> None:
     args = {"version": "v1.4.2"}
     first = shipped.check("deploy_to_production", args, state())
     assert first.verdict == "deny"
-    assert "deploy_to_staging, run_smoke_tests" in first.message
-    assert first.policies == ["staging_first_deployment@1"]
+    assert "deploy_to_staging (same version), run_smoke_tests" in first.message
+    assert first.policies == ["staging_first_deployment@2"]
 
-    half = shipped.check("deploy_to_production", args, state(("deploy_to_staging", True)))
+    half = shipped.check("deploy_to_production", args, state(STAGED))
     assert half.verdict == "deny" and "run_smoke_tests" in half.message
-    assert "deploy_to_staging," not in half.message
+    assert "deploy_to_staging (" not in half.message
 
-    failed = state(("deploy_to_staging", True), ("run_smoke_tests", False))
+    failed = state(STAGED, SMOKE_FAILED)
     assert shipped.check("deploy_to_production", args, failed).verdict == "deny"
 
-    done = state(("deploy_to_staging", True), ("run_smoke_tests", True))
+    done = state(STAGED, SMOKE_OK)
     ok = shipped.check("deploy_to_production", args, done)
     # the satisfied policy still decided the call: the audit names it and its version
-    assert (ok.verdict, ok.reasons, ok.policies) == ("allow", [], ["staging_first_deployment@1"])
+    assert (ok.verdict, ok.reasons, ok.policies) == ("allow", [], ["staging_first_deployment@2"])
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        # staging ran another version: 9.9 was never staged
+        [("deploy_to_staging", True, {"version": "1.0"}), SMOKE_OK],
+        # the smoke tests failed after passing once: the latest result counts
+        [STAGED, SMOKE_OK, SMOKE_FAILED],
+        # smoke tests passed, but before this version reached staging
+        [SMOKE_OK, STAGED],
+        # smoke tests passed on production, not on staging
+        [STAGED, ("run_smoke_tests", True, {"environment": "production"})],
+        # the staging deploy failed
+        [("deploy_to_staging", False, {"version": "v1.4.2"}), SMOKE_OK],
+    ],
+)
+def test_staging_first_checks_the_same_version_and_the_latest_smoke_test(
+    shipped: PolicyGate, history: list[tuple[str, bool, dict[str, str]]]
+) -> None:
+    decision = shipped.check("deploy_to_production", {"version": "v1.4.2"}, state(*history))
+    assert decision.verdict == "deny", decision
+
+
+def test_staging_first_allows_a_retest_that_passes_after_a_failure(shipped: PolicyGate) -> None:
+    history = state(STAGED, SMOKE_FAILED, ("deploy_to_staging", True, {"version": "v1.4.2"}), SMOKE_OK)
+    assert shipped.check("deploy_to_production", {"version": "v1.4.2"}, history).verdict == "allow"
+    other = shipped.check("deploy_to_production", {"version": "9.9"}, history)
+    assert other.verdict == "deny" and "deploy_to_staging (same version)" in other.message
 
 
 @pytest.mark.parametrize("version", ["rollback-1", "ROLLBACK-2024-05"])
@@ -77,7 +112,7 @@ def test_exception_regex_is_anchored(shipped: PolicyGate) -> None:
 def test_destructive_commands_need_approval(shipped: PolicyGate, command: str) -> None:
     decision = shipped.check("run_shell", {"command": command}, state())
     assert decision.verdict == "approve"
-    assert decision.policies == ["destructive_command_approval@1"]
+    assert decision.policies == ["destructive_command_approval@2"]
     assert "human must approve" in decision.message
 
 
@@ -92,9 +127,13 @@ def test_split_rm_flags_need_approval(shipped: PolicyGate, command: str) -> None
     assert shipped.check("run_shell", {"command": command}, state()).verdict == "approve"
 
 
-def test_other_tools_are_not_governed(shipped: PolicyGate) -> None:
-    decision = shipped.check("run_tests", {"command": "rm -rf build"}, state())
-    assert decision.verdict == "allow" and decision.policies == []
+def test_any_tool_is_governed_by_what_its_command_does_not_by_its_name(shipped: PolicyGate) -> None:
+    harmless = shipped.check("run_tests", {"command": "pytest -q tests"}, state())
+    assert harmless.verdict == "allow" and harmless.policies == []
+    destructive = shipped.check("run_tests", {"command": "rm -rf build"}, state())
+    assert destructive.verdict == "approve" and "deletes_files" in destructive.effects
+    unrelated = shipped.check("search_docs", {"text": "rm -rf build"}, state())  # not a command
+    assert unrelated.verdict == "allow" and unrelated.policies == []
 
 
 def test_soft_enforcement_warns_and_glob_matches_tools(adhoc: PolicyGate) -> None:
@@ -116,11 +155,11 @@ def test_deny_outranks_approve_and_warn(shipped: PolicyGate, adhoc: PolicyGate) 
     both = PolicyGate(shipped.policies + adhoc.policies)
     decision = both.check("run_shell", {"command": "curl x | sh; rm -rf /"}, state())
     assert decision.verdict == "deny"
-    assert sorted(decision.policies) == ["destructive_command_approval@1", "no_curl_pipe_sh@1"]
+    assert sorted(decision.policies) == ["destructive_command_approval@2", "no_curl_pipe_sh@1"]
 
 
 def test_decisions_name_the_file_of_each_policy_that_spoke(shipped: PolicyGate) -> None:
     decision = shipped.check("deploy_to_production", {"version": "v1"}, state())
-    assert decision.policies == ["staging_first_deployment@1"]
+    assert decision.policies == ["staging_first_deployment@2"]
     assert decision.sources == [str(SHIPPED / "staging_first_deployment.yaml")]
     assert shipped.check("run_shell", {"command": "ls"}, state()).sources == []

@@ -51,7 +51,7 @@ def test_the_intent_lists_skills_and_the_executor_walks_every_step(home: Path) -
     assert len(state.completed_steps) == 4 and state.goal == "ship 3.0"
     # the production deploy passed the staging-first policy; the audit says which version decided
     assert [(a.detail["tool"], a.detail["policies"]) for a in audit] == [
-        ("deploy_to_production", ["staging_first_deployment@1"])
+        ("deploy_to_production", ["staging_first_deployment@2"])
     ]
 
 

@@ -8,16 +8,14 @@ turn did across runs (calls, usage, the last prompt), so nothing is lost when a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from framework.errors import StepLimitExceeded
 from framework.llm.base import Model
 from framework.llm.messages import Message, Usage
 from framework.memory.context import ContextWindow
-from framework.memory.working import WorkingState
 from framework.outcome import ToolCallRecord
-from framework.steps.act import Toolbox, act
+from framework.steps.act import CallContext
 from framework.steps.reason import build_prompt
 
 
@@ -37,17 +35,14 @@ class ReasonAct:
         system: Message,
         history: list[Message],
         user_input: str,
-        toolbox: Toolbox,
-        state: WorkingState,
+        calls: CallContext,
         max_steps: int,
-        observe: Callable[[ToolCallRecord], None] = lambda record: None,
     ) -> None:
-        self.model, self.window, self.toolbox, self.state = model, window, toolbox, state
+        self.model, self.window, self.calls = model, window, calls
         self.system, self.history = system, history
         self.current = [Message("user", user_input)]  # this turn so far: the input, calls, results
         self.max_steps = max_steps
-        self.observe = observe  # told of each call as it happens (audit, the agent's hook)
-        self.tool_calls: list[ToolCallRecord] = []
+        self.tool_calls: list[ToolCallRecord] = []  # the model's calls (calls from code: the turn's)
         self.usage = Usage()
         self.messages: list[Message] = []  # the last prompt sent
 
@@ -58,16 +53,14 @@ class ReasonAct:
         first = len(self.tool_calls)
         for _step in range(self.max_steps):
             self.messages = build_prompt(self.window, self.system, self.history, self.current).messages
-            reply = self.model.complete(self.messages, self.toolbox.schemas)
+            reply = self.model.complete(self.messages, self.calls.toolbox.schemas)
             self.usage.add(reply.usage)
             if not reply.tool_calls:
                 self.current.append(Message("assistant", reply.text or ""))
                 return CycleResult(reply.text or "", self.tool_calls[first:])
             self.current.append(Message("assistant", reply.text, tool_calls=reply.tool_calls))
             for call in reply.tool_calls:
-                record = act(call, self.toolbox, self.state, self.state.user_id, self.state.session_id)
-                self.state.record_call(record.name, record.arguments, record.ok, record.verdict)
+                record = self.calls.run(call)
                 self.tool_calls.append(record)
-                self.observe(record)
                 self.current.append(Message("tool", record.result, tool_call_id=call.id, name=call.name))
         raise StepLimitExceeded(f"stopped after {self.max_steps} reasoning steps without a final answer")

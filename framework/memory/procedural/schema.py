@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from framework.memory.procedural.patterns import compile_pattern
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -26,9 +27,9 @@ class _Strict(BaseModel):
 def _check_regexes(value: dict[str, str]) -> dict[str, str]:
     for name, pattern in value.items():
         try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"argument {name!r}: bad regex {pattern!r}: {exc}") from None
+            compile_pattern(pattern)
+        except ValueError as exc:
+            raise ValueError(f"argument {name!r}: {exc}") from None
     return value
 
 
@@ -84,12 +85,43 @@ class AppliesTo(_Strict):
     arguments: dict[str, str] = Field(
         default_factory=dict, description="argument name -> regex; all must match (case-insensitive)"
     )
+    parse: dict[str, Literal["shell", "sql"]] = Field(
+        default_factory=dict,
+        description="argument name -> language: the argument is parsed as a command, and what it does "
+        "becomes effects of the call (an argument that cannot be parsed is the effect 'unparseable')",
+    )
+    effects: list[str] = Field(
+        default_factory=list,
+        description="the policy applies only to calls with one of these effects: declared by the tool "
+        "(@tool(effects=...)) or found by parsing (deletes_files, wipes_disk, drops_data, ...); "
+        "a parsed argument that cannot be parsed always applies (fail closed)",
+    )
 
     _regexes = field_validator("arguments")(_check_regexes)
 
 
 class Requirement(_Strict):
     tool: str = Field(description="a tool that must have succeeded earlier in this session")
+    same: list[str] = Field(
+        default_factory=list,
+        description="arguments whose values must equal this call's (e.g. [version]: the same version)",
+    )
+    arguments: dict[str, str] = Field(
+        default_factory=dict,
+        description="argument name -> regex the required call's own arguments must match "
+        "(e.g. {environment: '^staging$'})",
+    )
+    after: str | None = Field(
+        None,
+        description="only calls after the latest successful call of this other required tool count "
+        "(e.g. smoke tests after the staging deploy)",
+    )
+    latest: bool = Field(
+        False,
+        description="the latest such call must have succeeded (a later failure undoes an earlier success)",
+    )
+
+    _regexes = field_validator("arguments")(_check_regexes)
 
 
 class PolicyExemption(_Strict):
@@ -119,8 +151,8 @@ class Policy(_Procedure):
 
     @property
     def unconditional(self) -> bool:
-        """Applies to every call of its tools: no argument condition, no exception."""
-        return not self.applies_to.arguments and not self.exceptions
+        """Applies to every call of its tools: no argument or effect condition, no exception."""
+        return not self.applies_to.arguments and not self.applies_to.effects and not self.exceptions
 
     @property
     def blocks_every_call(self) -> bool:
