@@ -3,6 +3,7 @@ StrictUndefined: a template that names a missing variable fails instead of sendi
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
 
@@ -11,9 +12,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from framework.resources import shipped_folder
 
 
+def quote(text: str) -> str:
+    """Text from memory or a tool as quoted data: one JSON string, so it cannot open a new line
+    or a heading of the prompt and pass for an instruction."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(str(shipped_folder("prompts"))),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -21,6 +28,8 @@ def environment() -> Environment:
         keep_trailing_newline=False,
         autoescape=False,  # prompts are plain text, not HTML
     )
+    env.filters["quote"] = quote
+    return env
 
 
 def render(name: str, **variables: Any) -> str:

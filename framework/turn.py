@@ -41,7 +41,8 @@ class Turn:
     def exchange(self) -> Exchange:
         """The turn as memory learns from it (after step 5)."""
         assert self.outcome is not None, "the outcome is judged before memory learns from a turn"
-        return Exchange(self.user_input, self.answer, list(self.tool_calls), self.outcome)
+        asked = bool(self.intent and (self.intent.forget or self.intent.correction))
+        return Exchange(self.user_input, self.answer, list(self.tool_calls), self.outcome, asked)
 
     def fail(self, message: str) -> None:
         """Record a failure that did not stop the turn (several are joined)."""

@@ -329,13 +329,13 @@ def test_staging_first_constraint_and_policy_across_sessions(home: Path) -> None
 
     denied = one.tool_calls[0]
     assert (denied.name, denied.verdict, denied.ok) == ("deploy_to_production", "deny", False)
-    assert denied.policies == ["staging_first_deployment@1"]
+    assert denied.policies == ["staging_first_deployment@2"]
     assert denied.result.startswith(denied_prefix)
     assert "deploy_to_staging" in denied.result and "run_smoke_tests" in denied.result
     assert [(t.name, t.verdict, t.ok) for t in one.tool_calls[1:]] == [("deploy_to_staging", "allow", True)]
 
     still_denied, smoke, prod = two.tool_calls
-    assert (still_denied.verdict, still_denied.policies) == ("deny", ["staging_first_deployment@1"])
+    assert (still_denied.verdict, still_denied.policies) == ("deny", ["staging_first_deployment@2"])
     assert "run_smoke_tests" in still_denied.result
     assert "deploy_to_staging" not in still_denied.result.split("not yet succeeded")[-1]
     assert (smoke.name, smoke.ok) == ("run_smoke_tests", True)
@@ -373,7 +373,7 @@ def test_destructive_command_needs_approval(home: Path) -> None:
     record = refused[0].tool_calls[0]
     assert refused[0].error is None
     assert (record.verdict, record.approved, record.ok) == ("approve", False, False)
-    assert record.policies == ["destructive_command_approval@1"]
+    assert record.policies == ["destructive_command_approval@2"]
     assert record.result.startswith("DENIED: a human did not approve")
     assert completions(model)[1].messages[-1].role == "tool"
     assert completions(model)[1].messages[-1].content == record.result
@@ -618,8 +618,8 @@ def test_secrets_are_rejected_and_redacted(home: Path) -> None:
     assert len(rejected) == 4
     assert all(op.reason.startswith("sensitive") for op in rejected), [op.reason for op in rejected]
     assert not [op for t in turns for op in t.memory_ops if op.kind != "reject"]
-    for op in rejected:
-        assert "[REDACTED" in op.content
+    for op in rejected:  # a sensitive candidate's words are withheld whole, not just its secret
+        assert op.content == "[withheld: sensitive]"
         assert not any(v in op.content for v in SECRETS.values())
 
     inspector = open_agent(Assistant)
@@ -631,7 +631,7 @@ def test_secrets_are_rejected_and_redacted(home: Path) -> None:
         inspector.close()
     rejects = [e for e in audit if e.operation == "reject"]
     assert len(rejects) == 4 and all(e.reason.startswith("sensitive") for e in rejects)
-    assert all("[REDACTED" in e.detail["content"] for e in rejects)
+    assert all(e.detail["content"] == "[withheld: sensitive]" for e in rejects)
     assert not any(v in json.dumps(e.detail) for e in audit for v in SECRETS.values())
     user_lines = [line.content for line in conversation if line.role == "user"]
     assert len(user_lines) == 3

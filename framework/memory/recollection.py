@@ -23,6 +23,10 @@ class Recollection:
     warnings: list[str] = field(default_factory=list)
     embed_ms: float = 0.0
 
+    def shown(self) -> list[MemoryEntry]:
+        """Every memory this recollection puts in front of the model."""
+        return self.preferences + self.constraints + [r.memory for r in self.relevant]
+
     def memory_ids(self) -> list[int]:
         ids = [m.id for m in self.preferences + self.constraints] + [r.memory.id for r in self.relevant]
         return [i for i in ids if i is not None]

@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 
 from framework.memory.governance.candidates import MemoryCandidate
 from framework.memory.governance.curation import WriteDecision
-from framework.memory.longterm.backends import execute
+from framework.memory.longterm.backends import execute, write_session
 from framework.memory.longterm.records import AuditEvent, PendingWrite, UserSettings, utcnow
 
 
@@ -22,7 +22,7 @@ class WriteQueue:
 
     def park(self, user_id: str, session_id: str | None, decisions: list[WriteDecision]) -> list[int]:
         ids = []
-        with Session(self.engine) as s:
+        with write_session(self.engine) as s:
             for d in decisions:
                 row = PendingWrite(
                     user_id=user_id,
@@ -53,7 +53,7 @@ class WriteQueue:
 
     def take(self, user_id: str, pending_id: int, *, approved: bool, reason: str) -> WriteDecision | None:
         """Remove one pending write; return it as a WriteDecision to carry out if approved."""
-        with Session(self.engine) as s:
+        with write_session(self.engine) as s:
             query = select(PendingWrite).where(
                 col(PendingWrite.user_id) == user_id, col(PendingWrite.id) == pending_id
             )
@@ -87,7 +87,7 @@ class Consent:
         return bool(row and row[0])
 
     def set_opted_out(self, user_id: str, opted_out: bool) -> None:
-        with Session(self.engine) as s:
+        with write_session(self.engine) as s:
             row = s.get(UserSettings, user_id) or UserSettings(user_id=user_id)
             row.opted_out, row.updated_at = opted_out, utcnow()
             s.add(row)

@@ -31,6 +31,11 @@ class MemoryCandidate(BaseModel):
         "refines (corrects or adds to it; content is the merged statement), contradicts",
     )
     target: int | None = Field(None, description="id of the listed memory the relation is about")
+    origin: Literal["user", "tool", "assistant"] = Field(
+        "user",
+        description="whose words these are: user (the user said it in this turn), tool (a tool's "
+        "result or error said it), assistant (only the assistant said it)",
+    )
 
 
 class ForgetRequest(BaseModel):

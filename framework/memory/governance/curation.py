@@ -11,18 +11,26 @@ writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from framework.embeddings import Embedder
 from framework.memory.governance.candidates import Comparison, Extraction, MemoryCandidate, PairVerdict
+from framework.memory.governance.provenance import (
+    TOOL_CONFIDENCE_CEILING,
+    USER_SOURCES,
+    Attribution,
+    may_change,
+)
+from framework.memory.governance.provenance import rejection as provenance_rejection
 from framework.memory.governance.write_policy import WritePolicy
 from framework.memory.longterm.records import MemoryEntry, MemorySource
 from framework.memory.longterm.store import LongTermMemory, expiry
 from framework.memory.operations import MemoryOp
 from framework.memory.working import WorkingState
-from framework.sensitive import redact, repeats_secret
+from framework.memory.working.conversation import awaited_kind, leading_value
+from framework.sensitive import Finding, find_sensitive_in_context, redact, repeats_secret
 
 Action = Literal["write", "supersede", "reinforce", "overruled", "reject"]
 REINFORCE_BONUS = 0.05
@@ -33,6 +41,7 @@ _SUPPORT = {
     MemorySource.merged: 2,
     MemorySource.learned: 2,
     MemorySource.inferred: 1,
+    MemorySource.tool: 0,
 }
 
 
@@ -44,6 +53,7 @@ class WriteDecision:
     target: int | None = None  # the existing memory the action is about
     content: str = ""  # what will be stored (the merged statement for a refinement)
     vector: list[float] | None = None  # the embedding of `content`, when it was already made
+    origin: str | None = None  # where its words came from (governance.provenance)
 
 
 @dataclass
@@ -77,20 +87,48 @@ class Curator:
         secrets: set[str],
         judge: Judge | None,
         opted_out: bool = False,
+        attributions: list[Attribution] | None = None,
+        context: Sequence[str] = (),
     ) -> list[WriteDecision]:
+        """What each candidate will do. `attributions` (one per candidate) say whose words each
+        is; without them every candidate is the user's (an application's direct `remember`).
+        `context` is what the candidates are read after for secrets split or said earlier: the
+        user's recent lines and this turn's input (and each candidate after the ones before it)."""
         decisions: dict[int, WriteDecision] = {}
         admitted: list[int] = []
         writes = state.writes
-        for i, c in enumerate(extraction.memories):
+        candidates = list(extraction.memories)
+        said_by = attributions or [Attribution(True, f"user:{state.session_id}")] * len(candidates)
+        for i, c in enumerate(candidates):
+            if not said_by[i].trusted:  # a tool's word: kept as such, never as sure as the user's
+                c = candidates[i] = c.model_copy(
+                    update={
+                        "source": MemorySource.tool,
+                        "confidence": min(c.confidence, TOOL_CONFIDENCE_CEILING),
+                    }
+                )
             why_not = "user opted out of long-term memory" if opted_out else None
             why_not = why_not or self.policy.rejection(
                 c.content, c.confidence, anonymous=user_id is None, writes_so_far=writes
             )
             if why_not is None and repeats_secret(c.content, secrets):
                 why_not = "sensitive: repeats a secret from the conversation"
+            if why_not is None and state.holds_secret_seen_before(c.content):
+                why_not = "sensitive: repeats a secret said earlier in this session"
+            if why_not is None and self.policy.blocks_any_sensitive:
+                split = find_sensitive_in_context(
+                    c.content, [*context, *(x.content for x in candidates[:i])], **self.policy.sensitive_flags
+                )
+                awaited, first = awaited_kind(context[:-1]), leading_value(context[-1]) if context else None
+                if awaited and first and first in c.content:  # the value a line left open, given now
+                    split.append(Finding(awaited, 0, 0))
+                if split:
+                    kinds = ", ".join(sorted({f.kind for f in split}))
+                    why_not = f"sensitive: {kinds} (read with the conversation and the other memories)"
+            why_not = why_not or provenance_rejection(c, said_by[i])
             if why_not is not None or user_id is None:
                 decisions[i] = WriteDecision(
-                    c, "reject", why_not or "anonymous", content=_scrub(c.content, secrets)
+                    c, "reject", why_not or "anonymous", content=_withheld(c.content, secrets, why_not)
                 )
                 continue
             admitted.append(i)
@@ -99,17 +137,17 @@ class Curator:
             return [decisions[i] for i in sorted(decisions)]
 
         vectors = dict(
-            zip(
-                admitted, self.embedder.embed([extraction.memories[i].content for i in admitted]), strict=True
-            )
+            zip(admitted, self.embedder.embed([candidates[i].content for i in admitted]), strict=True)
         )
         pairs: list[SimilarPair] = []
         for i in admitted:
-            c = extraction.memories[i]
+            c = candidates[i]
             if c.relation != "new" and c.target in visible_ids:
                 old = self.long_term.get(user_id, c.target)
                 if old is not None and old.status == "active":
-                    decisions[i] = _resolve(c, old, c.relation, None, "as the extraction judged")
+                    decisions[i] = _guarded(
+                        _resolve(c, old, c.relation, None, "as the extraction judged"), old, said_by[i]
+                    )
                     continue
             near = [
                 (mid, sim)
@@ -127,6 +165,11 @@ class Curator:
                 ),
                 None,
             )
+            if dup is not None and not said_by[i].trusted and dup.source in USER_SOURCES:
+                decisions[i] = WriteDecision(
+                    c, "reject", f"provenance: restates #{dup.id}, the user's own; {said_by[i].why}"
+                )
+                continue
             if dup is not None:
                 decisions[i] = WriteDecision(
                     c, "reinforce", "near-duplicate of a stored memory", dup.id, dup.content
@@ -142,10 +185,16 @@ class Curator:
         if pairs:
             verdicts = judge(pairs).verdicts if judge is not None else []
             for pair in pairs:
-                decisions[pair.index] = _apply_verdicts(pair, verdicts, judged=judge is not None)
+                decided = _apply_verdicts(pair, verdicts, judged=judge is not None)
+                target = next((m for m in pair.similar if m.id == decided.target), None)
+                decisions[pair.index] = (
+                    decided if target is None else _guarded(decided, target, said_by[pair.index])
+                )
         for i, vector in vectors.items():  # embedded once: commit reuses it unless the text changed
-            if decisions[i].content == extraction.memories[i].content:
+            if decisions[i].content == candidates[i].content:
                 decisions[i].vector = vector
+        for i, d in decisions.items():
+            d.origin = said_by[i].origin
         return [decisions[i] for i in sorted(decisions)]
 
     def commit(
@@ -199,6 +248,7 @@ class Curator:
             valid_until=expiry(c.valid_for_days) if c.valid_for_days is not None else None,
             session_id=state.session_id,
             embedder=self.embedder.name,
+            origin=d.origin,
         )
 
 
@@ -227,6 +277,20 @@ def _resolve(
     )
 
 
+def _guarded(decision: WriteDecision, target: MemoryEntry, said_by: Attribution) -> WriteDecision:
+    """`decision`, unless it would change `target` (supersede or reinforce it) and provenance
+    says these words may not (governance.provenance.may_change): then a rejection saying why.
+    An overruled candidate leaves the target as it is, so it stands."""
+    if decision.action in ("supersede", "reinforce") and not may_change(said_by, target):
+        return WriteDecision(
+            decision.candidate,
+            "reject",
+            f"provenance: would change #{target.id}, the user's own word, which this turn's user "
+            "words did not ask to change",
+        )
+    return decision
+
+
 def _apply_verdicts(pair: SimilarPair, verdicts: list[PairVerdict], judged: bool) -> WriteDecision:
     by_id = {m.id: m for m in pair.similar}
     for v in verdicts:
@@ -234,6 +298,15 @@ def _apply_verdicts(pair: SimilarPair, verdicts: list[PairVerdict], judged: bool
             return _resolve(pair.candidate, by_id[v.memory_id], v.relation, v.merged, "compared")
     reason = "new (compared with similar memories)" if judged else "new (not compared: no model)"
     return WriteDecision(pair.candidate, "write", reason, content=pair.candidate.content)
+
+
+def _withheld(text: str, secrets: set[str], why_not: str | None) -> str:
+    """What a rejection keeps of a candidate's words (in the turn, the audit): nothing at all when
+    it was refused as sensitive (its secret may only show with the rest of the conversation),
+    else the words scrubbed."""
+    if why_not is not None and why_not.startswith("sensitive"):
+        return "[withheld: sensitive]"
+    return _scrub(text, secrets)
 
 
 def _scrub(text: str, secrets: set[str]) -> str:

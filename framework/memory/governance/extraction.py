@@ -4,6 +4,7 @@ stored memories the extraction was not shown. Every prompt is a template in prom
 
 from __future__ import annotations
 
+from framework.inputs import safe_text
 from framework.llm.base import Model
 from framework.llm.messages import Message, Usage
 from framework.memory.governance.candidates import Comparison, Extraction
@@ -24,7 +25,13 @@ def extract(model: Model, exchange: Exchange, known: list[MemoryEntry]) -> tuple
         outcome=exchange.outcome,
     )
     out = model.structured([Message("user", prompt)], Extraction)
-    return out.value, out.usage
+    extraction = out.value
+    for candidate in extraction.memories:  # model output is text from outside, like a message
+        candidate.content = safe_text(candidate.content)
+        candidate.tags = [safe_text(tag) for tag in candidate.tags]
+    for request in extraction.forget:
+        request.reason = safe_text(request.reason)
+    return extraction, out.usage
 
 
 def comparer(model: Model, usage: Usage) -> Judge:

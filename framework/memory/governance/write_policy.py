@@ -25,6 +25,9 @@ class WritePolicy:
     max_writes_per_session: int = 10
     block_emails: bool = False
     block_phones: bool = False
+    # Health, religion, sexual orientation, political opinion and the other special categories of
+    # GDPR art. 9: blocked unless an agent whose purpose needs them allows them.
+    allow_special_categories: bool = False
     # A candidate this similar (cosine) to a stored memory of the same type reinforces it, no call
     # (high on purpose: "a senior engineer" vs "an engineer" is a refinement, not a repeat).
     duplicate_similarity: float = 0.97
@@ -35,13 +38,26 @@ class WritePolicy:
     # Writes wait in a queue for a human (framework memory pending / approve / reject).
     require_approval: bool = False
 
+    @property
+    def sensitive_flags(self) -> dict[str, bool]:
+        """What counts as sensitive for this policy (framework.sensitive's category flags)."""
+        return {
+            "emails": self.block_emails,
+            "phones": self.block_phones,
+            "special": not self.allow_special_categories,
+        }
+
+    @property
+    def blocks_any_sensitive(self) -> bool:
+        return True  # secrets and personal data are never written; the flags only add categories
+
     def rejection(
         self, content: str, confidence: float, *, anonymous: bool, writes_so_far: int
     ) -> str | None:
         """None if the candidate may be written, else the reason it may not."""
         if anonymous:
             return "anonymous session: nothing is written to long-term memory"
-        findings = find_sensitive(content, emails=self.block_emails, phones=self.block_phones)
+        findings = find_sensitive(content, **self.sensitive_flags)
         if findings:
             return "sensitive: " + ", ".join(sorted({f.kind for f in findings}))
         if confidence < self.min_confidence:

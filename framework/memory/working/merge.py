@@ -49,7 +49,7 @@ def next_stored(state: WorkingState, stored: str | bytes | None) -> str:
 
 
 # Lists whose items are a set: an item both sides added is kept once.
-_SET_LIKE = {"completed_steps", "pending_actions", "constraints", "written_ids"}
+_SET_LIKE = {"completed_steps", "pending_actions", "constraints", "written_ids", "secret_marks"}
 _COUNTERS = {"writes"}
 _KEPT = {"user_id", "session_id", "version", "created_at", "updated_at"}  # taken from the store
 

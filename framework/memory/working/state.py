@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr
 
 from framework.clock import utcnow
-from framework.sensitive import redact
+from framework.memory.working.conversation import CONTEXT_LINES, mask, redact_line
+from framework.memory.working.secret_marks import MAX_MARKS, holds_marked, marks_of, mask_marked, new_key
+from framework.sensitive import redact, sensitive_values
 
 # An argument named like a credential (db_password, api_key, authToken) holds one, whatever it says.
 _SECRET_NAME = re.compile(r"(?i)pass(?:word|wd|phrase|code)?|secret|token|api_?key|credential|private_?key")
@@ -75,6 +78,9 @@ class WorkingState(BaseModel):
     summary: str = ""  # the rolling summary of conversation lines folded out of the window
     folded_lines: int = 0  # how many lines the summary stands for
     written_ids: list[int] = Field(default_factory=list)  # memories this session wrote
+    # Keyed hashes of secrets seen in this session (working.secret_marks): never the secrets.
+    secret_key: str = Field(default_factory=new_key)
+    secret_marks: list[str] = Field(default_factory=list)
     writes: int = 0
     version: int = 0  # how many times this session's state was saved; 0: never
     created_at: datetime = Field(default_factory=utcnow)
@@ -89,6 +95,34 @@ class WorkingState(BaseModel):
 
     def succeeded(self, tool: str) -> bool:
         return any(r.name == tool and r.ok for r in self.tool_history)
+
+    def add_exchange(self, user_input: str, answer: str, tool_results: Iterable[str] = ()) -> None:
+        """Keep a turn's two lines, redacted (a secret split over turns or named later included:
+        working.conversation), and marks of every secret value the turn showed."""
+        earlier = [line.content for line in self.conversation if line.role == "user"][-CONTEXT_LINES:]
+        said, values, found = redact_line(user_input, earlier)
+        for result in tool_results:
+            values |= sensitive_values(result)
+        if any(f.value and f.value not in user_input for f in found):  # pieces in earlier lines
+            for line in self.conversation[-2 * CONTEXT_LINES :]:
+                line.content = mask(line.content, values)
+        self.conversation += [  # a secret marked in an earlier turn is masked when it comes back
+            ConversationLine(role="user", content=self._unmarked(said)),
+            ConversationLine(role="assistant", content=self._unmarked(mask(redact(answer), values))),
+        ]
+        self.mark_secrets(values)
+
+    def _unmarked(self, text: str) -> str:
+        return mask_marked(self.secret_key, self.secret_marks, text)
+
+    def mark_secrets(self, values: Iterable[str]) -> None:
+        """Remember that these secret values were seen (as keyed hashes), for later turns."""
+        fresh = [m for m in marks_of(self.secret_key, values) if m not in self.secret_marks]
+        self.secret_marks = (self.secret_marks + fresh)[-MAX_MARKS:]
+
+    def holds_secret_seen_before(self, text: str) -> bool:
+        """Whether `text` repeats a secret marked in an earlier turn of this session."""
+        return holds_marked(self.secret_key, self.secret_marks, text)
 
     def record_call(self, name: str, arguments: dict[str, Any], ok: bool, verdict: str) -> None:
         """Add a tool call to the history the gate checks (arguments redacted: secrets stay out)."""
