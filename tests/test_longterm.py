@@ -189,12 +189,13 @@ def test_long_term_memory_alone_on_a_fresh_engine(tmp_path: Path, database_url: 
     engine.dispose()
 
 
-def test_recalls_are_logged_with_query_ids_scores_and_counts(mm: MemoryManager) -> None:
+def test_recalls_are_logged_with_ids_scores_and_counts_but_not_the_query(mm: MemoryManager) -> None:
     tea = add(mm, "ada", "Ada likes green tea")
     add(mm, "ada", "Ada is allergic to tea tree oil", confidence=0.1)
     mm.recall("ada", "which tea does Ada like")
     [read] = [e for e in mm.long_term.history("ada") if e.operation == "read"]
-    assert read.detail["query"] == "which tea does Ada like"
+    assert read.detail["query_chars"] == len("which tea does Ada like")  # never the user's words
+    assert "which tea" not in str(read.detail)
     assert tea.id in read.detail["ids"] and str(tea.id) in read.detail["scores"]
     assert read.detail["counts"]["lexical"] == 2 and read.detail["counts"]["vector"] >= 1
     assert set(read.detail["counts"]) == {"vector", "lexical", "context", "dropped"}

@@ -20,7 +20,7 @@ from functools import partial
 from sqlalchemy import Connection, Engine
 
 from framework.embeddings import Embedder
-from framework.memory.longterm.backends import backend_for, execute
+from framework.memory.longterm.backends import backend_for, execute, write_transaction
 from framework.memory.longterm.migrations import set_meta
 from framework.memory.longterm.records import as_utc, utcnow
 
@@ -71,7 +71,8 @@ class ForgettingCycle:
         p, now = self.policy, now or utcnow()
         report = CycleReport(dry_run=dry_run)
         scope, args = ("AND user_id = ?", (user_id,)) if user_id is not None else ("", ())
-        with self.engine.begin() as conn:
+        # A dry run only reads: it takes no write lock, so it holds up no writer.
+        with self.engine.begin() if dry_run else write_transaction(self.engine) as conn:
             q = partial(execute, conn)
             unindex = backend_for(conn).unindex
             expired = q(
@@ -161,7 +162,7 @@ def reembed(
 ) -> int:
     """Re-embed every memory with `embedder`, rebuild the vector index at its dimension and
     record it as the store's embedder. Returns how many memories were embedded."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         backend = backend_for(conn)
         rows = conn.exec_driver_sql(
             "SELECT id, user_id, content FROM memory WHERE status = 'active' ORDER BY id"

@@ -4,6 +4,10 @@ Same contract as the diskcache backend (see framework.memory.working.merge): one
 session) holding the state as JSON, written with SET EX (SETEX) so that every save extends the TTL, and
 a compare-and-set on the state's version done with WATCH/MULTI/EXEC: if another client saved
 between our read and our write, EXEC fails, and we read again and merge.
+
+With an encryption key each value is sealed with AES-GCM (framework.memory.encryption); key names
+hold the user and session ids only. What the server's own persistence (RDB, AOF) keeps of a
+deleted key until it rewrites its files is the server's: see README "Security".
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 from framework.config import shown_url
 from framework.errors import StoreError
+from framework.memory.encryption import PlainValues, Values, check_working_store
 from framework.memory.working.merge import next_stored, parse_state
 from framework.memory.working.state import WorkingState
 from framework.memory.working.store import state_key, user_prefix
@@ -22,7 +27,9 @@ MAX_SAVE_ATTEMPTS = 50  # each failed attempt means another client's save succee
 class RedisWorkingStore:
     """WorkingState in Redis, under keys `framework:working:<user>:<session>`."""
 
-    def __init__(self, url: str, ttl_s: int, prefix: str = "framework:working") -> None:
+    def __init__(
+        self, url: str, ttl_s: int, prefix: str = "framework:working", values: Values | None = None
+    ) -> None:
         import redis
 
         self.url, self.ttl_s, self.prefix = url, ttl_s, prefix
@@ -36,15 +43,32 @@ class RedisWorkingStore:
                 f"working memory: cannot reach Redis at {shown_url(url)} ({exc}); start the server, "
                 "or unset working_url (FRAMEWORK_WORKING_URL) to keep working state in diskcache"
             ) from exc
+        self.values: Values = values or PlainValues()
+        marker = f"{prefix}:~encryption"  # never a state's key: those have two colons after the prefix
+        check_working_store(
+            self.values,
+            shown_url(url),
+            lambda: self.client.get(marker),
+            lambda sealed: self.client.set(marker, sealed, nx=True),
+            self._sample,
+        )
+
+    def _sample(self) -> tuple[str, str] | None:
+        """One stored state (key, value), to tell how a store without a marker keeps its values."""
+        for key in self.client.scan_iter(match=f"{self.prefix}:*:*", count=500):
+            if (raw := self.client.get(key)) is not None:
+                return str(key), str(raw)
+        return None
 
     def _key(self, user_id: str | None, session_id: str) -> str:
         return state_key(user_id, session_id, self.prefix)
 
     def load(self, user_id: str | None, session_id: str) -> WorkingState:
-        raw = self.client.get(self._key(user_id, session_id))
+        key = self._key(user_id, session_id)
+        raw = self.client.get(key)
         if raw is None:
             return WorkingState(user_id=user_id, session_id=session_id)
-        return parse_state(raw)
+        return parse_state(self.values.open(key, raw))
 
     def save(self, state: WorkingState) -> None:
         """Store (merging if another client saved since `state` was loaded) and extend the TTL."""
@@ -55,9 +79,10 @@ class RedisWorkingStore:
             for _ in range(MAX_SAVE_ATTEMPTS):
                 try:
                     pipe.watch(key)
-                    raw = next_stored(state, pipe.get(key))
+                    stored = pipe.get(key)
+                    raw = next_stored(state, None if stored is None else self.values.open(key, stored))
                     pipe.multi()
-                    pipe.set(key, raw, ex=self.ttl_s)  # SETEX: every save extends the TTL
+                    pipe.set(key, self.values.seal(key, raw), ex=self.ttl_s)  # SETEX: extends the TTL
                     pipe.execute()
                 except WatchError:
                     continue
@@ -73,10 +98,12 @@ class RedisWorkingStore:
 
     def complete(self, user_id: str | None, session_id: str) -> WorkingState | None:
         """The task is done: drop its state, and return it (None if there was none)."""
-        raw = self.client.getdel(self._key(user_id, session_id))
-        return None if raw is None else parse_state(raw)
+        key = self._key(user_id, session_id)
+        raw = self.client.getdel(key)
+        return None if raw is None else parse_state(self.values.open(key, raw))
 
     def delete_user(self, user_id: str) -> int:
+        """Delete every session of the user: its state, conversation and rolling summary."""
         keys = list(self.client.scan_iter(match=user_prefix(user_id, self.prefix) + "*", count=500))
         return int(self.client.delete(*keys)) if keys else 0
 

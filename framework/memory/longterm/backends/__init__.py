@@ -9,23 +9,44 @@ memory rows get their ids, and the few statements whose SQL is the database's ow
 
 Plain SQL elsewhere is written once, with `?` placeholders, and run through `execute`, which
 rewrites it for drivers that use `%s`.
+
+Every write goes through `write_transaction` (a Connection) or `write_session` (an ORM Session):
+on SQLite the transaction takes the database's one write lock as it begins (BEGIN IMMEDIATE),
+retried with exponential backoff and full jitter for at most WRITE_DEADLINE_S (the backend's
+`begin` listener). A write that read first and took the lock later could fail at once, whatever
+the busy timeout, when another process committed in between; one that holds the lock from its
+first statement cannot. Contention past the deadline is `StoreBusy`, with advice, never a raw
+driver error. Reads begin deferred: under WAL they see the last commit whole and never wait.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, CursorResult, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
 
-from framework.errors import ConfigurationError
+from framework.errors import ConfigurationError, StoreBusy
 
 if TYPE_CHECKING:
     from sqlalchemy.util.typing import TupleAny, Unpack
 
 Row = tuple[Any, ...]
 LARGE_IMPORT = 1000  # memories in one add_many after which the backend tidies up (`imported`)
+# A write waits at most this long for other writers (then StoreBusy). Each attempt to take the
+# lock waits up to ATTEMPT_WAIT_S inside the database; between attempts the writer sleeps a random
+# time up to BACKOFF_FIRST_S * 2**attempt, at most BACKOFF_MAX_S (exponential, full jitter).
+WRITE_DEADLINE_S = 30.0
+ATTEMPT_WAIT_S = 0.1
+BACKOFF_FIRST_S = 0.005
+BACKOFF_MAX_S = 0.2
 
 
 class Backend:
@@ -35,6 +56,20 @@ class Backend:
 
     def open(self, url: str) -> Engine:
         raise NotImplementedError
+
+    def writer(self, engine: Engine) -> Engine:
+        """`engine` as writes use it (see the module's docstring). By default `engine` itself:
+        PostgreSQL locks rows, not the database, and makes a writer wait for a row it needs."""
+        return engine
+
+    def contended(self, error: BaseException) -> bool:
+        """Whether a driver error means other connections held what this one needed."""
+        return False
+
+    def busy_advice(self, database: str, waited_s: float | None = None) -> str:
+        """StoreBusy's message: what was contended, for how long, and what to do about it."""
+        waited = "" if waited_s is None else f" for {waited_s:.0f} s"
+        return f"the memory store {database} stayed busy{waited}: try again, or run fewer writers"
 
     def unindexed(self, column: str) -> str:
         """`column` as an expression the planner will not look up in an index: a correlated lookup
@@ -94,6 +129,19 @@ class Backend:
             execute(conn, "DELETE FROM memory_vec WHERE memory_id = ?", [(mid,) for mid in ids])
             execute(conn, "DELETE FROM memory_fts WHERE rowid = ?", [(mid,) for mid in ids])
 
+    def erase(self, conn: Connection, ids: Sequence[int]) -> bool:
+        """Take memories being deleted out of both indexes, leaving none of their words in the
+        index structures; True when deletions before this one may have left some (then `compact`
+        should be thorough). By default what `unindex` does: a deleted row is gone."""
+        self.unindex(conn, ids)
+        return False
+
+    def compact(self, engine: Engine, thorough: bool = False) -> bool:
+        """After an erasure committed, make the database's files hold none of the erased bytes;
+        False when that could not be done now. By default nothing: PostgreSQL's dead rows are the
+        server's (vacuumed by it; see README "Security")."""
+        return True
+
     def nearest(
         self, conn: Connection, user_id: str, vector: Sequence[float], k: int
     ) -> list[tuple[int, float]]:
@@ -103,6 +151,66 @@ class Backend:
     def lexical(self, conn: Connection, user_id: str, terms: list[str], k: int) -> list[tuple[int, float]]:
         """The user's k best lexical matches of any of the terms: (id, positive score), best first."""
         raise NotImplementedError
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine through which `engine`'s store is written (Backend.writer)."""
+    return backend_for(engine).writer(engine)
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction on a Connection: the write lock taken as it begins (waiting for other
+    writers at most WRITE_DEADLINE_S), committed at the end of the block, rolled back on an error.
+    Raises StoreBusy, never the driver's error, when other writers held the store too long."""
+    with _as_store_busy(engine), writer(engine).begin() as conn:
+        yield conn
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """An ORM Session whose transaction is a write as `write_transaction`'s (commit it yourself)."""
+    with _as_store_busy(engine), Session(writer(engine)) as session:
+        yield session
+
+
+@contextmanager
+def _as_store_busy(engine: Engine) -> Iterator[None]:
+    """A contention error the retried BEGIN did not absorb (e.g. a commit of a store whose file
+    system has no WAL) as StoreBusy."""
+    try:
+        yield
+    except DBAPIError as exc:
+        backend = backend_for(engine)
+        if exc.orig is None or not backend.contended(exc.orig):
+            raise
+        raise StoreBusy(backend.busy_advice(str(engine.url.database))) from exc
+
+
+def take_write_lock(
+    attempt: Callable[[float], None],
+    contended: Callable[[BaseException], bool],
+    advice: Callable[[float], str],
+    deadline_s: float | None = None,
+) -> None:
+    """Call `attempt(wait_s)`, one try at the write lock that may wait up to wait_s inside the
+    database, until it succeeds: after each contended try sleep (exponential backoff, full jitter:
+    writers that collided do not retry in step) and try again, for at most `deadline_s` (by
+    default WRITE_DEADLINE_S) in all; then StoreBusy(advice(seconds waited))."""
+    deadline = WRITE_DEADLINE_S if deadline_s is None else deadline_s
+    started = time.monotonic()
+    for tries in itertools.count():
+        try:
+            attempt(max(0.0, min(ATTEMPT_WAIT_S, deadline - (time.monotonic() - started))))
+            return
+        except Exception as exc:
+            if not contended(exc):
+                raise
+            last = exc
+        left = deadline - (time.monotonic() - started)
+        if left <= 0:
+            raise StoreBusy(advice(time.monotonic() - started)) from last
+        time.sleep(min(left, random.uniform(0.0, min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2**tries))))
 
 
 def execute(conn: Connection, statement: str, params: Any = None) -> CursorResult[Unpack[TupleAny]]:

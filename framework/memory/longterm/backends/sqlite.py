@@ -14,12 +14,17 @@ recall@30 against exact: 0.92 on 20,000 MiniLM vectors of one user), at a few mi
 users) gets the exact answer from a scan of their float vectors instead, in about as little time.
 
 The stdlib sqlite3 on many Pythons cannot load extensions, so the driver is pysqlite3 where the
-stdlib one cannot.
+stdlib one cannot; with an encryption key it is SQLCipher (framework.memory.encryption). Every
+connection runs with secure_delete on (deleted content is overwritten with zeros), and the file
+is owner-only (0600; its -wal and -shm take its mode).
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
+import os
 import sqlite3
 import struct
 import time
@@ -30,9 +35,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
+from framework.config import Secret, encryption_key_of, private_dir, private_file
 from framework.errors import ConfigurationError
 from framework.log import logger
-from framework.memory.longterm.backends import Backend, Row, execute
+from framework.memory import encryption
+from framework.memory.longterm.backends import Backend, Row, execute, take_write_lock
 
 
 def _sqlite_module() -> Any:
@@ -48,6 +55,29 @@ def _sqlite_module() -> Any:
     return module
 
 
+def _private_store(path: Path, key: Secret | None) -> None:
+    """The store's folder and file owner-only (and a -wal or -shm an older version left), and its
+    encryption what the settings say, checked before any connection can write to it."""
+    private_dir(path.parent, tighten=False)
+    encryption.check_store_file(path, key)
+    private_file(path)
+    for suffix in ("-wal", "-shm"):
+        beside = path.with_name(path.name + suffix)
+        if beside.exists():
+            private_file(beside)
+
+
+def _processes_with(database: str) -> int:
+    """How many processes (this one included) have the file open, as StoreBusy's advice says;
+    0 where /proc cannot tell (not Linux, or other users' processes)."""
+    target, count = os.path.realpath(database), 0
+    for fds in glob.glob("/proc/[0-9]*/fd"):
+        with contextlib.suppress(OSError):
+            count += any(os.readlink(os.path.join(fds, fd)) == target for fd in os.listdir(fds))
+    return count
+
+
+BUSY_TIMEOUT_MS = 5000  # what any statement waits for a lock; a write's BEGIN sets its own
 STRIPES = 16
 OVERSAMPLE = 6  # candidates per result asked for (at least 16 per stripe: 256)
 EXACT_UP_TO = 2048
@@ -150,13 +180,18 @@ class SQLiteBackend(Backend):
 
     def open(self, url: str) -> Engine:
         path = url.split("///", 1)[1] if "///" in url else ""
+        key = encryption_key_of(url)
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, module=_sqlite_module(), connect_args={"check_same_thread": False})
+            _private_store(Path(path), key)
+        module = encryption.sqlcipher_module() if key is not None else _sqlite_module()
+        engine = create_engine(url, module=module, connect_args={"check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             import sqlite_vec
+
+            if key is not None:  # SQLCipher: the key is the first statement of every connection
+                encryption.unlock(dbapi_conn, key, path or ":memory:")
 
             # The driver's own transaction handling begins a transaction only before INSERT,
             # UPDATE or DELETE, so DDL (a migration, a re-embedding) would commit statement by
@@ -166,20 +201,97 @@ class SQLiteBackend(Backend):
             sqlite_vec.load(dbapi_conn)
             dbapi_conn.enable_load_extension(False)
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            # First: switching a new file to WAL needs a moment's exclusive lock (waited for).
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer, nor it for them
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=5000")
+            cur.execute("PRAGMA secure_delete=ON")  # what is deleted is zeroed, not left in free space
             cur.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            # sqlite_begin="IMMEDIATE" (migrations) takes the write lock at once: two processes
-            # opening an old store migrate it one after the other.
+            # A read begins DEFERRED (its snapshot starts at its first read; under WAL it waits for
+            # nobody). A write (sqlite_begin="IMMEDIATE": `writer`) takes the write lock as it
+            # begins, retried under the write deadline (backends.take_write_lock).
+            driver: Any = conn.connection.driver_connection
             mode = conn.get_execution_options().get("sqlite_begin", "")
-            conn.connection.driver_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
+            if not mode:
+                driver.execute("BEGIN")
+                return
+
+            def attempt(wait_s: float) -> None:
+                driver.execute(f"PRAGMA busy_timeout={int(wait_s * 1000)}")
+                try:
+                    driver.execute(f"BEGIN {mode}")
+                finally:
+                    driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+            database, deadline_s = path or ":memory:", conn.get_execution_options().get("write_deadline_s")
+            take_write_lock(
+                attempt, self.contended, lambda waited: self.busy_advice(database, waited), deadline_s
+            )
 
         return engine
+
+    def writer(self, engine: Engine) -> Engine:
+        """Transactions that take the write lock as they begin (BEGIN IMMEDIATE)."""
+        return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+    def contended(self, error: BaseException) -> bool:
+        """SQLITE_BUSY (another connection holds the lock) or SQLITE_LOCKED, any extended code."""
+        code = getattr(error, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            return code & 0xFF in (5, 6)
+        return "database is locked" in str(error) or "database is busy" in str(error)
+
+    def busy_advice(self, database: str, waited_s: float | None = None) -> str:
+        opened = _processes_with(database)
+        who = f"{opened} processes have {database} open" if opened > 1 else f"other writers hold {database}"
+        waited = "" if waited_s is None else f"; this write waited {waited_s:.1f} s for its lock"
+        return (
+            f"the memory store is busy: {who}{waited}. SQLite lets one process write at a time: "
+            "for many writers use PostgreSQL (FRAMEWORK_DATABASE_URL=postgresql://...), "
+            "or run fewer processes on this store"
+        )
+
+    def erase(self, conn: Connection, ids: Sequence[int]) -> bool:
+        """Unindex for good. FTS5's secure-delete takes a deleted row's words out of the index's
+        segments at once (otherwise they stay there until a merge); sqlite-vec zeroes a deleted
+        row's bits in its chunk and drops an emptied chunk, and secure_delete zeroes the rest.
+        True when secure-delete was off until now: earlier deletions (forgets, supersessions) may
+        have left words in the segments, which 'optimize' rewrites now, and in free pages, which
+        `compact(thorough=True)` clears."""
+        on = conn.exec_driver_sql("SELECT v FROM memory_fts_config WHERE k = 'secure-delete'").scalar()
+        first = str(on) != "1"
+        if first:
+            conn.exec_driver_sql("INSERT INTO memory_fts(memory_fts, rank) VALUES('secure-delete', 1)")
+        self.unindex(conn, ids)
+        if first:
+            conn.exec_driver_sql("INSERT INTO memory_fts(memory_fts) VALUES('optimize')")
+        return first
+
+    def compact(self, engine: Engine, thorough: bool = False) -> bool:
+        """After an erasure committed: VACUUM when `thorough` (free pages written before deletions
+        were secure), then move the WAL into the database and truncate it, so that no file keeps
+        the erased bytes. False, with a warning, when another connection's open read kept the WAL."""
+        if engine.url.database in (None, "", ":memory:"):
+            return True
+        raw = engine.raw_connection()
+        try:
+            driver: Any = raw.driver_connection
+            if thorough:
+                driver.execute("VACUUM")
+            busy = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        finally:
+            raw.close()
+        if busy:
+            logger.warning(
+                "erasure: another connection is reading %s, so its write-ahead log still holds "
+                "erased pages until the next checkpoint",
+                engine.url.database,
+            )
+        return not busy
 
     def create_indexes(self, conn: Connection, dim: int) -> None:
         conn.exec_driver_sql(_vector_table_v1(dim))
@@ -233,7 +345,9 @@ class SQLiteBackend(Backend):
         for (name,) in indexes:  # their names are the new table's
             conn.exec_driver_sql(f'DROP INDEX "{name}"')
         MemoryEntry.__table__.create(conn)  # type: ignore[attr-defined]
-        conn.exec_driver_sql(f"INSERT INTO memory ({COLUMN_LIST}) SELECT {COLUMN_LIST} FROM memory_v4")
+        old = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(memory_v4)")}
+        kept = ", ".join(c for c in COLUMN_LIST.split(", ") if c in old)  # later columns come later
+        conn.exec_driver_sql(f"INSERT INTO memory ({kept}) SELECT {kept} FROM memory_v4")
         conn.exec_driver_sql("DROP TABLE memory_v4")
         conn.exec_driver_sql("CREATE INDEX ix_memory_user_status ON memory(user_id, status)")
 
