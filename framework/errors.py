@@ -3,6 +3,7 @@
 FrameworkError
  ├── ConfigurationError      a setting is missing or unusable (names the setting and the fix)
  │    └── ModelNotConfigured  no LLM is configured, or the one configured cannot be reached
+ ├── InvalidInput            an id or a message that cannot be used (also a ValueError; names it)
  ├── DefinitionError         a YAML skill/policy or an Agent subclass is malformed (names file/field)
  │    └── HistoryUnavailable  no git history for a skill or policy file (git missing, no repository)
  ├── ModelError              the LLM failed after bounded retries, or returned unusable output
@@ -26,6 +27,10 @@ class ConfigurationError(FrameworkError):
 
 
 class ModelNotConfigured(ConfigurationError):
+    pass
+
+
+class InvalidInput(FrameworkError, ValueError):
     pass
 
 

@@ -1,11 +1,17 @@
 """A conversation of one user with one agent. `send` runs one turn; `asend` is the same turn
-for async code (run in a worker thread: one implementation, not two)."""
+for async code (run in a worker thread: one implementation, not two).
+
+Input is checked here (framework.inputs), before anything is read or written, so bad input never
+reaches the store, the indexes, the embedder, the tokenizer, the log or working memory. A None
+user is anonymous, a None session a new one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 
+from framework.inputs import checked_id, checked_message
 from framework.loop import Runtime, run_turn
 from framework.memory.manager import MemoryManager
 from framework.turn import Turn
@@ -17,8 +23,10 @@ class Session:
 
     def __init__(self, runtime: Runtime, user_id: str | None, session_id: str | None = None) -> None:
         self.runtime = runtime
-        self.user_id = user_id
-        self.session_id = session_id or uuid.uuid4().hex[:12]
+        self.user_id = None if user_id is None else checked_id("user_id", user_id)
+        self.session_id = (
+            uuid.uuid4().hex[:12] if session_id is None else checked_id("session_id", session_id)
+        )
 
     @property
     def memory(self) -> MemoryManager:
@@ -26,8 +34,7 @@ class Session:
 
     def send(self, text: str) -> Turn:
         """Run one turn of the control loop and return its full record."""
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError("send(text): text must be a non-empty string")
+        text = checked_message(text, self.memory.settings.max_message_chars)
         return run_turn(self.runtime, self.user_id, self.session_id, text)
 
     async def asend(self, text: str) -> Turn:

@@ -134,7 +134,9 @@ def test_bad_recall_weights_name_the_file_and_the_weight(home: Path, text: str, 
     config = write_config(home, text)
     with pytest.raises(ConfigurationError) as exc:
         load_settings()
-    assert f"setting 'recall_weights' from file {config}: " in str(exc.value) and expected in str(exc.value)
+    line = 1 if text.startswith("recall_weights: ") else 2  # the line of the weight at fault
+    assert f"setting 'recall_weights' from file {config}:{line}: " in str(exc.value)
+    assert expected in str(exc.value)
 
 
 def test_recall_weights_in_the_environment_must_be_pairs(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -97,9 +97,9 @@ def test_version_and_changelog_mistakes_name_file_and_field(tmp_path: Path) -> N
     assert out.skills == []
     assert sorted(out.errors) == sorted(
         [
-            f"{ahead}: field changelog: Value error, mentions version 3 but version is 1: raise version",
-            f"{zero}: field version: Input should be greater than or equal to 1",
-            f"{dangling}: field superseded_by: no active skill named 'nothing_by_that_name'",
+            f"{ahead}:4: field changelog: mentions version 3 but version is 1: raise version",
+            f"{zero}:2: field version: must be at least 1, got 0",
+            f"{dangling}:4: field superseded_by: no active skill named 'nothing_by_that_name'",
         ]
     )
 
@@ -212,7 +212,7 @@ def test_a_broken_edit_keeps_the_last_valid_policy_in_force(tmp_path: Path) -> N
     decision = gate.check("curl", {}, state())
     assert (decision.verdict, decision.policies) == ("deny", ["no_curl@1"])
     assert memory.current().errors == [
-        f"{path}: field enforcment: Extra inputs are not permitted",
+        f"{path}:5: field enforcment: unknown key (did you mean 'enforcement'?)",
         f"{path}: still using no_curl@1 as loaded before this edit, until the file is fixed",
     ]
 

@@ -57,7 +57,7 @@ def chat(
     """Talk to an agent that remembers you across sessions."""
     import getpass
 
-    from framework.errors import ConfigurationError, FrameworkError
+    from framework.errors import ConfigurationError, DefinitionError, FrameworkError, InvalidInput
 
     cls = load_agent_class(agent_spec)
     user = user or getpass.getuser()
@@ -75,9 +75,13 @@ def chat(
 
     try:
         agent = cls(model=model, home=home, embedder=embedder, approve=approve)
-    except ConfigurationError as exc:
+    except (ConfigurationError, DefinitionError) as exc:
         raise click.ClickException(str(exc)) from None
-    session = agent.session(user, session_id)
+    try:
+        session = agent.session(user, session_id)
+    except InvalidInput as exc:
+        agent.close()
+        raise click.ClickException(str(exc)) from None
     click.echo(
         f"framework chat — agent {agent.name}, user {user}, session {session.session_id}, "
         f"model {getattr(agent.llm, 'name', '?')}"
@@ -104,6 +108,9 @@ def chat(
                 last = session.send(text)
             except ConfigurationError as exc:
                 raise click.ClickException(str(exc)) from None
+            except InvalidInput as exc:  # too long, a NUL: say so and go on
+                click.echo(click.style(f"  ! {exc}", fg="red"))
+                continue
             except FrameworkError as exc:
                 click.echo(click.style(f"  ! {type(exc).__name__}: {exc}", fg="red"))
                 continue

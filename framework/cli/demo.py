@@ -160,10 +160,11 @@ def load_screenplay(path: Path = SCREENPLAY) -> Screenplay:
     from pydantic import TypeAdapter, ValidationError
 
     from framework.errors import DefinitionError
+    from framework.yaml_files import load_yaml
 
     try:
         # The key has no YAML-special characters, so it is filled into the text as written.
-        raw = yaml.safe_load(path.read_text().replace("{api_key}", API_KEY))
+        raw = load_yaml(path, fill={"{api_key}": API_KEY})
     except (OSError, yaml.YAMLError) as exc:
         raise DefinitionError(f"{path}: cannot read the screenplay: {exc}") from None
     try:

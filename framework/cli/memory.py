@@ -217,8 +217,12 @@ def delete_user(user: str, yes: bool, home: str | None, embedder: str | None) ->
 def config(home: str | None, embedder: str | None, model: str | None) -> None:
     """Show each setting, its value, and where it came from (flag > env > file > default)."""
     from framework.config import load_settings
+    from framework.errors import ConfigurationError
 
-    settings = load_settings(home, embedder=embedder, model=model)
+    try:
+        settings = load_settings(home, embedder=embedder, model=model)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"home: {settings.home}  (config file: {settings.config_file})")
     from framework.config import shown_url
 

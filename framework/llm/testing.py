@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from framework.errors import DefinitionError, ScriptError
 from framework.llm.messages import Completion, Message, Structured, ToolCall, Usage
+from framework.yaml_files import load_yaml
 
 M = TypeVar("M", bound=BaseModel)
 _ids = itertools.count(1)
@@ -172,7 +173,7 @@ class ScriptedModel:
         or `{fill: {...}}` (optionally `{fill: {...}, type: Intent}`)."""
         p = Path(path)
         try:
-            raw = yaml.safe_load(p.read_text())
+            raw = load_yaml(p)
         except (OSError, yaml.YAMLError) as exc:
             raise DefinitionError(f"{p}: cannot read script: {exc}") from exc
         if not isinstance(raw, list):

@@ -5,6 +5,8 @@ files still load. Each skill and policy carries a version, a changelog and may b
 (loaded and reported, never selected or enforced); when the folder is a git repository,
 `file_history` lists the commits behind a file. `ProceduralMemory.current()` reloads whenever a
 file changed, so an edit applies from the next turn. Contradictions are in `Procedures.conflicts`.
+At start-up `ProceduralMemory.require_loadable()` raises a DefinitionError listing every file that
+does not load (and every policy another file's name leaves unenforced): fail loudly, never open.
 """
 
 from framework.memory.procedural.history import Commit, file_history

@@ -1,4 +1,5 @@
-"""Hot reload: the procedures of two folders, re-read only when a file changed."""
+"""Hot reload: the procedures of two folders, re-read only when a file changed; and the start-up
+check (`require_loadable`) that refuses to start an agent with a skill or policy that does not load."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+from framework.errors import DefinitionError
 from framework.memory.procedural.loading import Procedures, assemble, files_in, folders, read_folders
 from framework.memory.procedural.schema import Policy, Skill
 
@@ -27,6 +29,29 @@ class ProceduralMemory:
         self._stamp: tuple[object, ...] | None = None
         self._procedures = Procedures()
         self._last_good: dict[Path, Skill | Policy] = {}
+
+    def require_loadable(self) -> Procedures:
+        """The procedures now, or a DefinitionError listing every blocking problem, one per line
+        (`path:line: field X: what is wrong`, with the allowed values or the key meant).
+
+        Called when an agent starts (MemoryManager): a policy that does not load at start-up has
+        no earlier version to fall back on, so starting anyway would run its tools unchecked. Later
+        edits are hot-reloaded as before: a file broken then keeps its last valid version."""
+        procedures = self.current()
+        problems = procedures.blocking
+        if not problems:
+            return procedures
+        given = [f"--{k} {d}" for k, d in (("skills", self.skills_dir), ("policies", self.policies_dir)) if d]
+        check = " ".join(["framework skills list", *given])
+        if len(problems) == 1:
+            raise DefinitionError(
+                f"{problems[0]} — the agent does not start until this is fixed (check with: {check})"
+            )
+        listed = "\n".join(f"  {p}" for p in problems)
+        raise DefinitionError(
+            f"{len(problems)} skill/policy problems; the agent does not start until they are fixed "
+            f"(check with: {check}):\n{listed}"
+        )
 
     def current(self) -> Procedures:
         stamp, newest = self._fingerprint()
@@ -57,7 +82,7 @@ class ProceduralMemory:
         for f in files:
             previous = self._last_good.get(f.path)
             if f.item is None and previous is not None:
-                f.item = previous
+                f.item, f.doc = previous, None  # the lines of the broken file are not the item's
                 f.errors.append(
                     f"{f.path}: still using {previous.label} as loaded before this edit, until the "
                     "file is fixed"
