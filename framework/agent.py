@@ -18,6 +18,8 @@ The runtime owns the loop; an agent never overrides it.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -29,11 +31,12 @@ from framework.llm import resolve_model
 from framework.llm.base import Model
 from framework.log import log_to
 from framework.loop import Runtime
+from framework.mcp import MCPServer, MCPTools, with_mcp_tools
 from framework.memory.governance import WritePolicy
 from framework.memory.manager import MemoryManager
 from framework.outcome import ToolCallRecord
 from framework.session import Session
-from framework.steps.act import Toolbox
+from framework.steps.act import GatedTool, Toolbox
 from framework.tools import ToolSpec, build_spec
 from framework.turn import Turn
 
@@ -48,6 +51,8 @@ class Agent:
     judge_outcomes: ClassVar[bool] = False  # ask the model to judge each turn's outcome
     write_policy: ClassVar[WritePolicy] = WritePolicy()
     recall_limit: ClassVar[int] = 8
+    # MCP servers whose tools this agent gets (framework.mcp): MCPServer entries, or a YAML file
+    mcp_servers: ClassVar[Sequence[MCPServer] | str | None] = None
 
     def __init__(
         self,
@@ -58,6 +63,7 @@ class Agent:
         database_url: str | None = None,
         approve: Approver | None = None,
         settings: Settings | None = None,
+        mcp_servers: Sequence[MCPServer] | str | None = None,
     ) -> None:
         self.settings = settings or load_settings(
             home,
@@ -75,18 +81,20 @@ class Agent:
         self.llm: Model = resolve_model(
             chosen,
             timeout_s=self.settings.llm_timeout_s,
+            deadline_s=self.settings.llm_deadline_s,
             retries=self.settings.llm_retries,
             max_tokens=self.settings.llm_max_tokens,
         )
         self.approve = approve
         self.log_file = log_to(self.settings.home)
         self.steps_limit = self.max_steps if self.max_steps is not None else self.settings.max_steps
-        self.tool_specs = self._collect_tools()
+        self.mcp = MCPTools.connect(type(self), mcp_servers, self.settings.home)  # None: no servers
+        self.tool_specs = with_mcp_tools(self._collect_tools(), self.mcp)
         self.memory = MemoryManager(
             self.settings,
             embedder=embedder if embedder is not None and not isinstance(embedder, str) else None,
-            skills_dir=self._folder(self.skills),
-            policies_dir=self._folder(self.policies),
+            skills_dir=self._folder("skills"),
+            policies_dir=self._folder("policies"),
             write_policy=self.write_policy,
             recall_limit=self.recall_limit,
         )
@@ -107,6 +115,8 @@ class Agent:
         return Session(self.runtime, user_id, session_id)
 
     def close(self) -> None:
+        if self.mcp is not None:
+            self.mcp.close()
         self.memory.close()
 
     # --- hooks: override any of these; they do nothing by default ----------------------------
@@ -121,23 +131,40 @@ class Agent:
 
     # --- internals -------------------------------------------------------------------------------
     def _collect_tools(self) -> dict[str, ToolSpec]:
+        """The class's @tool methods as specs. On this instance each method is then replaced by a
+        GatedTool, so code that calls `self.some_tool(...)` — a hook, another tool — is gated too."""
         specs: dict[str, ToolSpec] = {}
+        attrs: dict[str, str] = {}
         for attr in dir(type(self)):
-            fn = getattr(type(self), attr, None)
+            fn = inspect.getattr_static(type(self), attr, None)
             tool_name = getattr(fn, "__framework_tool__", None)
             if tool_name is None:
                 continue
             if tool_name in specs:
                 raise DefinitionError(f"{type(self).__name__}: two tools named {tool_name!r}")
-            spec = build_spec(fn, tool_name, type(self).__name__)  # type: ignore[arg-type]
-            bound = getattr(self, attr)
-            specs[tool_name] = ToolSpec(spec.name, spec.description, spec.parameters, bound)
+            spec = build_spec(fn, tool_name, type(self).__name__)
+            specs[tool_name] = replace(spec, function=getattr(self, attr))
+            attrs[tool_name] = attr
+        for tool_name, attr in attrs.items():
+            setattr(
+                self, attr, GatedTool(specs[tool_name], lambda: self.runtime.toolbox, type(self).__name__)
+            )
         return specs
 
-    def _folder(self, value: str | None) -> Path | None:
+    def _folder(self, setting: str) -> Path | None:
+        """A skills or policies folder, relative to the file of the class that declares it (a
+        subclass in another folder inherits the same folder). A declared folder that does not
+        exist is an error: an agent must not start without the policies it was given."""
+        value = getattr(self, setting)
         if value is None:
             return None
         path = Path(value)
         if not path.is_absolute():
-            path = Path(inspect.getfile(type(self))).resolve().parent / path
+            owner = next(c for c in type(self).__mro__ if setting in vars(c))
+            path = Path(inspect.getfile(owner)).resolve().parent / path
+        if not path.is_dir():
+            raise DefinitionError(
+                f"{type(self).__name__}.{setting} = {value!r} resolves to {path}, which is not a folder "
+                f"(relative folders are read from the folder of the file that declares them)"
+            )
         return path

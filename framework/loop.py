@@ -17,13 +17,12 @@ from typing import Protocol, TypeVar
 from framework.errors import FrameworkError, ModelNotConfigured
 from framework.llm.base import Model
 from framework.llm.messages import Message
-from framework.log import logger
+from framework.log import authored_reason, headline, logger, user_ref
 from framework.memory.context import ContextWindow
 from framework.memory.manager import MemoryManager
-from framework.memory.working import MAX_CONVERSATION_LINES, ConversationLine, WorkingState
+from framework.memory.working import MAX_CONVERSATION_LINES, WorkingState
 from framework.outcome import ToolCallRecord
-from framework.sensitive import redact
-from framework.steps.act import Toolbox
+from framework.steps.act import CallContext, Toolbox, calls_in
 from framework.steps.evaluate import evaluate, judge
 from framework.steps.intent import Intent, detect_intent
 from framework.steps.memorize import worth_extracting
@@ -62,9 +61,19 @@ class Runtime:
 
 
 def run_turn(rt: Runtime, user_id: str | None, session_id: str, user_input: str) -> Turn:
-    memory, model = rt.memory, rt.model
     turn = Turn(user_id, session_id, user_input)
     clock = _Clock(turn)
+    state = rt.memory.load_state(user_id, session_id)
+    # Every tool call of the turn — the model's, a skill's, a hook's, a tool's own — is gated in
+    # this context, recorded on the turn, audited and shown to the agent's hook.
+    calls = CallContext(rt.toolbox, state, lambda record: _observe(rt, turn, record))
+    with calls_in(calls):
+        return _run(rt, turn, state, calls, clock)
+
+
+def _run(rt: Runtime, turn: Turn, state: WorkingState, calls: CallContext, clock: _Clock) -> Turn:
+    memory, model = rt.memory, rt.model
+    user_id, user_input = turn.user_id, turn.user_input
     rt.hooks.on_turn_start(turn)
 
     procedures = memory.procedures  # skills and policies as the files say now, once per turn
@@ -81,7 +90,6 @@ def run_turn(rt: Runtime, user_id: str | None, session_id: str, user_input: str)
     clock.lap("intent")
 
     turn.recollection = recalled = retrieve(memory, user_id, intent, user_input, procedures)  # 2
-    state = memory.load_state(user_id, session_id)
     state.goal = task_goal(intent) or state.goal
     clock.lap("retrieve")
 
@@ -92,10 +100,8 @@ def run_turn(rt: Runtime, user_id: str | None, session_id: str, user_input: str)
         system_prompt(rt.instructions, recalled, state, rt.window),
         history,
         user_input,
-        rt.toolbox,
-        state,
+        calls,
         rt.max_steps,
-        observe=lambda record: _observe(rt, user_id, record),
     )
 
     def unfinished(exc: FrameworkError) -> None:
@@ -114,7 +120,7 @@ def run_turn(rt: Runtime, user_id: str | None, session_id: str, user_input: str)
                 turn.fail(
                     f"skill {turn.skill.skill} stopped at step {turn.skill.failed_step}: {turn.skill.error}"
                 )
-    turn.tool_calls, turn.messages = cycle.tool_calls, cycle.messages
+    turn.messages = cycle.messages
     turn.usage.add(cycle.usage)
     clock.lap("reason_act")
 
@@ -125,23 +131,23 @@ def run_turn(rt: Runtime, user_id: str | None, session_id: str, user_input: str)
         turn.outcome = evaluate(turn.tool_calls, turn.answer, turn.error)
     clock.lap("evaluate")
 
-    if worth_extracting(intent, turn.outcome):  # 6
-        exchange = turn.exchange()
-        work = _attempt(
-            lambda: memory.memorize(model, user_id, state, recalled, exchange),
-            lambda exc: turn.fail(f"memory extraction failed: {exc}"),
-        )
-        if work is not None:  # on failure nothing is written from output we could not read
-            turn.memory_ops += work.ops
-            turn.memory_usage.add(work.usage)
-            turn.usage.add(work.usage)
+    works = [_attempt(lambda: memory.retry_deferred(model, user_id), lambda exc: None)]  # 6: kept work first
+    if worth_extracting(intent, turn.outcome):
+        exchange, shown = turn.exchange(), recalled.shown()
+
+        def deferred(exc: FrameworkError) -> None:  # nothing is written from output we could not read,
+            turn.fail(f"memory extraction failed: {exc}")  # and nothing is dropped: it is kept to retry
+            memory.defer(user_id, turn.session_id, exchange, shown, str(exc))
+
+        works.append(_attempt(lambda: memory.memorize(model, user_id, state, shown, exchange), deferred))
+    for work in filter(None, works):
+        turn.memory_ops += work.ops
+        turn.memory_usage.add(work.usage)
+        turn.usage.add(work.usage)
     turn.memory_ops += memory.learn(
         user_id, [r.memory.id for r in recalled.relevant if r.memory.id], turn.outcome
     )
-    state.conversation += [
-        ConversationLine(role="user", content=redact(user_input)),
-        ConversationLine(role="assistant", content=redact(turn.answer)),
-    ]
+    state.add_exchange(user_input, turn.answer, [c.result for c in turn.tool_calls])
     memory.save_state(state)
     clock.lap("memory_ops")
     _log(turn)
@@ -162,10 +168,11 @@ def _attempt(step: Callable[[], T], failed: Callable[[FrameworkError], None]) ->
         return None
 
 
-def _observe(rt: Runtime, user_id: str | None, record: ToolCallRecord) -> None:
-    """Each tool call as it happens: audited with the policy versions that decided it, then shown
-    to the agent's hook."""
-    rt.memory.audit_gate(user_id, record)
+def _observe(rt: Runtime, turn: Turn, record: ToolCallRecord) -> None:
+    """Each tool call as it happens: recorded on the turn, audited with the policy versions that
+    decided it, then shown to the agent's hook."""
+    turn.tool_calls.append(record)
+    rt.memory.audit_gate(turn.user_id, record)
     rt.hooks.on_tool_call(record)
 
 
@@ -191,14 +198,15 @@ def _fit_history(rt: Runtime, turn: Turn, state: WorkingState, user_input: str) 
 
 
 def _log(turn: Turn) -> None:
-    who = f"user={turn.user_id or '-'} session={turn.session_id}"
+    """What happened, without what was said: ids, kinds and the framework's own reasons, users by
+    reference (logs are kept longer and read by more people than the store; deleting a user must
+    not leave them behind)."""
+    who = f"user={user_ref(turn.user_id)} session={turn.session_id}"
     if turn.error:
-        logger.warning("%s turn failed in part: %s", who, redact(turn.error))
+        logger.warning("%s turn failed in part: %s", who, headline(turn.error))
     for op in turn.memory_ops:
         if op.kind != "adjust":
-            logger.info(
-                "%s memory %s #%s: %s (%s)", who, op.kind, op.memory_id, redact(op.content), op.reason
-            )
+            logger.info("%s memory %s #%s (%s)", who, op.kind, op.memory_id, authored_reason(op.reason))
 
 
 class _Clock:

@@ -8,12 +8,14 @@ Step 2 is `recall` (with `load_state` for the session's working state), step 6 i
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from framework.config import Settings
 from framework.embeddings import Embedder, resolve_embedder
+from framework.errors import FrameworkError, ModelNotConfigured
 from framework.llm.base import Model
 from framework.llm.messages import Usage
 from framework.memory.context import ContextWindow, TokenCounter
@@ -27,6 +29,8 @@ from framework.memory.governance import (
 )
 from framework.memory.governance.curation import Judge
 from framework.memory.governance.extraction import comparer, extract
+from framework.memory.governance.provenance import Attribution, attribute
+from framework.memory.jobs import MemoryJobs, exchange_of, exchange_payload
 from framework.memory.longterm import (
     LongTermMemory,
     MemoryEntry,
@@ -75,9 +79,16 @@ class MemoryManager:
         self.long_term = LongTermMemory(self.engine, weights or RankWeights(**settings.recall_weights))
         self.working: WorkingStore = open_working_store(settings)
         self.procedural = ProceduralMemory(skills_dir, policies_dir)  # hot-reloaded on change
+        try:  # a skill or policy that does not load at start-up stops the agent: never run unchecked
+            self.procedural.require_loadable()
+        except FrameworkError:
+            self.working.close()
+            self.engine.dispose()
+            raise
         self.write_policy = write_policy or WritePolicy()
         self.curator = Curator(self.long_term, self.embedder, self.write_policy)
         self.queue = WriteQueue(self.engine)
+        self.jobs = MemoryJobs(self.engine)
         self.consent = Consent(self.engine)
         self.recall_limit = recall_limit
 
@@ -157,15 +168,15 @@ class MemoryManager:
         )
 
     def visible(
-        self, user_id: str | None, recalled: Recollection, state: WorkingState, recent: int = 5
+        self, user_id: str | None, shown: list[MemoryEntry], state: WorkingState, recent: int = 5
     ) -> list[MemoryEntry]:
-        """The memories a turn may refer to: what was recalled, and what this session wrote last
-        (so "don't remember that" can name what was just stored)."""
-        known = recalled.preferences + recalled.constraints + [r.memory for r in recalled.relevant]
+        """The memories a turn may refer to: what it was shown (recalled), and what this session
+        wrote last (so "don't remember that" can name what was just stored)."""
+        known = list(shown)
         if user_id is None:
             return known
-        shown = {m.id for m in known}
-        recent_ids = [i for i in state.written_ids[-recent:] if i not in shown]
+        ids = {m.id for m in known}
+        recent_ids = [i for i in state.written_ids[-recent:] if i not in ids]
         known += [m for m in self.long_term.get_many(user_id, recent_ids) if m.status == "active"]
         return known
 
@@ -175,14 +186,15 @@ class MemoryManager:
         model: Model,
         user_id: str | None,
         state: WorkingState,
-        recalled: Recollection,
+        shown: list[MemoryEntry],
         exchange: Exchange,
     ) -> MemoryWork:
         """Extract (one call) what the turn taught, add what a judged failure taught, then curate
-        and write; the comparison call is made by the curator only if it needs one. Raises the
-        model's error when the extraction fails: nothing is written from output we could not read."""
+        and write; the comparison call is made by the curator only if it needs one. `shown` are
+        the memories the turn showed the model. Raises the model's error when the extraction
+        fails: nothing is written from output we could not read (`defer` keeps the work)."""
         work = MemoryWork()
-        known = self.visible(user_id, recalled, state)
+        known = self.visible(user_id, shown, state)
         extraction, usage = extract(model, exchange, known)
         work.usage.add(usage)
         outcome = exchange.outcome
@@ -201,17 +213,70 @@ class MemoryManager:
         for call in exchange.tool_calls:
             secrets |= sensitive_values(call.result)
         visible = {m.id for m in known if m.id is not None}
+        earlier = [line.content for line in state.conversation if line.role == "user"][-6:]
+        said_by = [attribute(c, exchange, known, state.session_id, earlier) for c in extraction.memories]
         work.ops = self.apply(
-            user_id, state, extraction, visible, secrets=secrets, judge=comparer(model, work.usage)
+            user_id,
+            state,
+            extraction,
+            visible,
+            secrets=secrets,
+            judge=comparer(model, work.usage),
+            attributions=said_by,
+            forget_asked=exchange.forget_asked,
+            context=[*earlier, exchange.user_input],
         )
         return work
 
+    def defer(
+        self, user_id: str | None, session_id: str, exchange: Exchange, shown: list[MemoryEntry], error: str
+    ) -> int | None:
+        """Keep a turn's memory work whose call failed, to be retried (framework.memory.jobs)."""
+        if user_id is None:
+            return None
+        shown_ids = [m.id for m in shown if m.id is not None]
+        return self.jobs.add(user_id, session_id, exchange_payload(exchange, shown_ids), error)
+
+    def retry_deferred(self, model: Model, user_id: str | None, limit: int = 3) -> MemoryWork:
+        """Run this user's kept memory work, oldest first; stop at the first that fails again."""
+        work = MemoryWork()
+        if user_id is None:
+            return work
+        for job in self.jobs.due(user_id, limit):
+            exchange, shown_ids = exchange_of(job.payload)
+            state = self.working.load(user_id, job.session_id)
+            try:
+                done = self.memorize(
+                    model, user_id, state, self.long_term.get_many(user_id, shown_ids), exchange
+                )
+            except ModelNotConfigured:
+                raise
+            except FrameworkError as exc:
+                self.jobs.finish(job.id or 0, str(exc))
+                break
+            self.working.save(state)
+            self.jobs.finish(job.id or 0)
+            work.ops += done.ops
+            work.usage.add(done.usage)
+        return work
+
     def forget_requested(
-        self, user_id: str | None, extraction: Extraction, visible_ids: set[int]
+        self, user_id: str | None, extraction: Extraction, visible_ids: set[int], asked: bool = True
     ) -> list[MemoryOp]:
-        """Honour "forget that": only memories the model was shown this turn may be named."""
+        """Honour "forget that": only when the user's own words asked (`asked`: text from a tool
+        or a memory cannot make memory forget), and only memories shown this turn may be named."""
         ops: list[MemoryOp] = []
         for request in extraction.forget:
+            if not asked:
+                ops.append(
+                    MemoryOp(
+                        "reject",
+                        request.memory_id,
+                        "",
+                        "provenance: a forget request the user did not make (it came from other text)",
+                    )
+                )
+                continue
             if user_id is None or request.memory_id not in visible_ids:
                 ops.append(
                     MemoryOp(
@@ -234,10 +299,13 @@ class MemoryManager:
         secrets: set[str] | None = None,
         judge: Judge | None = None,
         actor: str = "agent",
+        attributions: list[Attribution] | None = None,
+        forget_asked: bool = True,
+        context: Sequence[str] = (),
     ) -> list[MemoryOp]:
-        """Forget what was asked, then curate the candidates (write policy, dedup, refine,
-        contradiction) and write them, or park them for approval when the policy says so."""
-        ops = self.forget_requested(user_id, extraction, visible_ids)
+        """Forget what was asked, then curate the candidates (provenance, write policy, dedup,
+        refine, contradiction) and write them, or park them for approval when the policy says so."""
+        ops = self.forget_requested(user_id, extraction, visible_ids, forget_asked)
         decisions = self.curator.decide(
             user_id,
             state,
@@ -246,6 +314,8 @@ class MemoryManager:
             secrets or set(),
             judge,
             opted_out=self.consent.opted_out(user_id),
+            attributions=attributions,
+            context=context,
         )
         if self.write_policy.require_approval and user_id is not None:
             waiting = [d for d in decisions if d.action != "reject"]
@@ -270,6 +340,7 @@ class MemoryManager:
         if not approved:
             return [MemoryOp("reject", None, decision.content, "rejected by a human")]
         state = self.working.load(user_id, "approvals")
+        decision.origin = f"approval:{pending_id}"  # a human's yes is what the memory stands on
         return self.curator.commit(user_id, state, [decision], actor="user")
 
     def merge(
@@ -325,8 +396,11 @@ class MemoryManager:
         memory_type: str = "fact",
         confidence: float = 0.9,
         tags: list[str] | None = None,
+        origin: str | None = None,
     ) -> MemoryOp:
-        """Write one memory directly (an application's explicit 'remember'), through the policy."""
+        """Write one memory directly (an application's explicit 'remember'), through the policy.
+        `origin` is recorded as where its words came from (e.g. "mcp:<client>"); by default the
+        user's, like any direct write."""
         state = WorkingState(user_id=user_id, session_id="api")
         candidate = MemoryCandidate(
             content=content,
@@ -342,6 +416,7 @@ class MemoryManager:
             set(),
             secrets=sensitive_values(content),
             actor="user",
+            attributions=[Attribution(True, origin)] if origin is not None else None,
         )
         return ops[0]
 
@@ -372,11 +447,15 @@ class MemoryManager:
             "audit": [a.model_dump(mode="json") for a in self.long_term.history(user_id)],
         }
 
-    def delete_user(self, user_id: str) -> dict[str, int]:
-        return {
-            "memories": self.long_term.delete_user(user_id),
-            "sessions": self.working.delete_user(user_id),
-        }
+    def delete_user(
+        self, user_id: str, *, actor: str = "user", reason: str = "erasure requested"
+    ) -> dict[str, int]:
+        """Right to erasure, everywhere memory keeps a user: long-term memories and their indexes,
+        pending writes, settings and the audit's text (LongTermMemory.delete_user), then every
+        working-memory session (state, conversation, rolling summary). Returns what was deleted."""
+        counts = self.long_term.delete_user(user_id, actor=actor, reason=reason)
+        counts["sessions"] = self.working.delete_user(user_id)
+        return counts
 
     def close(self) -> None:
         self.long_term.flush_reads()

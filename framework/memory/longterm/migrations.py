@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, inspect
 from sqlmodel import SQLModel
 
 from framework.errors import StoreError
-from framework.memory.longterm.backends import backend_for, execute
-from framework.memory.longterm.records import AuditEvent, MemoryEntry, PendingWrite, StoreMeta, UserSettings
+from framework.memory.longterm.backends import backend_for, execute, write_transaction
+from framework.memory.longterm.records import (
+    ApiKey,
+    AuditEvent,
+    MemoryEntry,
+    MemoryJob,
+    PendingWrite,
+    StoreMeta,
+    UserSettings,
+)
 
 
 def open_engine(url: str) -> Engine:
@@ -49,12 +57,32 @@ def migration_005_ids_never_reused(conn: Connection, dim: int) -> None:
     backend_for(conn).never_reuse_ids(conn)
 
 
+def migration_006_provenance(conn: Connection, dim: int) -> None:
+    """memory.origin: where a memory's words came from (a new store has it from migration 001)."""
+    if "origin" not in {c["name"] for c in inspect(conn).get_columns("memory")}:
+        conn.exec_driver_sql("ALTER TABLE memory ADD COLUMN origin VARCHAR")
+
+
+def migration_007_memory_jobs(conn: Connection, dim: int) -> None:
+    """memory_job: memory work that failed in its turn, kept to be retried (framework.memory.jobs)."""
+    SQLModel.metadata.create_all(conn, tables=[MemoryJob.__table__])  # type: ignore[attr-defined]
+
+
+def migration_008_api_keys(conn: Connection, dim: int) -> None:
+    """api_key: keys of MCP clients over HTTP, one user each (framework.serve.keys). Idempotent:
+    create_all skips a table that exists."""
+    SQLModel.metadata.create_all(conn, tables=[ApiKey.__table__])  # type: ignore[attr-defined]
+
+
 MIGRATIONS: list[Callable[[Connection, int], None]] = [
     migration_001_initial,
     migration_002_pending_and_consent,
     migration_003_lexical_owner,
     migration_004_striped_vectors,
     migration_005_ids_never_reused,
+    migration_006_provenance,
+    migration_007_memory_jobs,
+    migration_008_api_keys,
 ]
 
 
@@ -62,7 +90,8 @@ def migrate(engine: Engine, embedder_name: str, dim: int) -> None:
     """Bring the schema up to date and check the store's embedder matches the configured one."""
     # One transaction, DDL included (PostgreSQL's DDL is transactional; SQLite's is once the
     # backend begins transactions itself): a migration that fails leaves the store as it was.
-    with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+    # A write transaction: processes opening an old store at once migrate it one after the other.
+    with write_transaction(engine) as conn:
         conn.exec_driver_sql(
             "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
         )

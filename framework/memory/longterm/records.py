@@ -25,6 +25,7 @@ class MemorySource(StrEnum):
     inferred = "inferred"  # the model concluded it from the conversation
     learned = "learned"  # the runtime learned it from an outcome
     merged = "merged"  # the result of merging or refining memories
+    tool = "tool"  # a tool's result said it: data, never the user's word (see `origin`)
 
 
 class MemoryStatus(StrEnum):
@@ -55,6 +56,10 @@ class MemoryEntry(SQLModel, table=True):
     valid_until: datetime | None = None
     session_id: str | None = None
     embedder: str | None = None  # which embedder made this memory's vector
+    # Where its words came from: "user:<session>/<turn>", "tool:<name>/<call id>" (or
+    # "tool:mcp/<server>/<tool>"), "assistant", "skill:<name>", "import", "approval:<pending id>",
+    # "mcp:<client>". None for memories written before provenance was kept.
+    origin: str | None = None
 
 
 class AuditEvent(SQLModel, table=True):
@@ -100,6 +105,41 @@ class UserSettings(SQLModel, table=True):
     user_id: str = Field(primary_key=True)
     opted_out: bool = False
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class MemoryJob(SQLModel, table=True):
+    """Memory work a turn could not finish (its extraction call failed): kept, redacted, and
+    retried later instead of dropped (framework.memory.jobs)."""
+
+    __tablename__ = "memory_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(index=True)
+    session_id: str
+    kind: str = "memorize"
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    attempts: int = 0
+    status: str = "pending"  # pending | done | failed (gave up after MAX_ATTEMPTS)
+    error: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    """A key an MCP client over HTTP presents (`Authorization: Bearer ...`), scoped to one user
+    (framework.serve.keys). Only a salted SHA-256 digest of its secret is kept; `key_id` is the
+    public part of the key, by which it is found, listed and revoked."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_id: str = Field(unique=True, index=True)
+    user_id: str = Field(index=True)
+    salt: str  # hex, random per key
+    digest: str  # hex SHA-256 of salt + secret
+    label: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
 
 
 # --- rows as plain SQL reads and writes them (the hot paths skip the ORM) ---------------------
