@@ -104,3 +104,82 @@ def test_returns_section_stays_out_of_the_description() -> None:
     assert spec.description == "Summarise a ticket."
     assert spec.schema()["function"]["parameters"]["properties"]["ticket"]["description"] == (
         "the ticket number")
+
+
+# --- docstring styles (docstring_parser): each keeps its parameter descriptions ----------------
+def _google(version: str, replicas: int = 2) -> str:
+    """Deploy a version of the service.
+
+    Rolls the pods one by one.
+
+    Args:
+        version: the release tag
+            to deploy
+        replicas (int): how many pods to run
+
+    Returns:
+        what was deployed
+    """
+    return version
+
+
+def _numpy(version: str, replicas: int = 2) -> str:
+    """Deploy a version of the service.
+
+    Rolls the pods one by one.
+
+    Parameters
+    ----------
+    version : str
+        the release tag
+        to deploy
+    replicas : int, optional
+        how many pods to run
+
+    Returns
+    -------
+    str
+        what was deployed
+    """
+    return version
+
+
+def _sphinx(version: str, replicas: int = 2) -> str:
+    """Deploy a version of the service.
+
+    Rolls the pods one by one.
+
+    :param version: the release tag
+        to deploy
+    :param int replicas: how many pods to run
+    :returns: what was deployed
+    """
+    return version
+
+
+@pytest.mark.parametrize("fn", [_google, _numpy, _sphinx], ids=["google", "numpy", "sphinx"])
+def test_each_docstring_style_keeps_its_parameter_descriptions(fn: object) -> None:
+    schema = build_spec(fn, "deploy", "Styles").schema()["function"]  # type: ignore[arg-type]
+    assert schema["description"] == "Deploy a version of the service. Rolls the pods one by one."
+    props = schema["parameters"]["properties"]
+    assert props["version"]["description"] == "the release tag to deploy"
+    assert props["replicas"]["description"] == "how many pods to run"
+
+
+def test_a_tool_with_its_own_json_schema_is_sent_and_checked_as_given() -> None:
+    from framework.tools import any_arguments
+
+    schema = {
+        "type": "object",
+        "title": "echoArguments",
+        "properties": {"text": {"type": "string"}, "times": {"type": "integer", "minimum": 1}},
+        "required": ["text"],
+    }
+    spec = ToolSpec("srv__echo", "Echo.", any_arguments("srv__echo"), lambda **a: a, input_schema=schema)
+    sent = spec.schema()["function"]["parameters"]
+    assert sent["properties"] == schema["properties"] and "title" not in sent
+    assert spec.validate({"text": "hi", "times": 2}) == {"text": "hi", "times": 2}
+    with pytest.raises(ValueError, match=r"invalid arguments for srv__echo: times: 0 is less than"):
+        spec.validate({"text": "hi", "times": 0})
+    with pytest.raises(ValueError, match=r"\(arguments\): 'text' is a required property"):
+        spec.validate({})

@@ -8,6 +8,8 @@ import click
 from framework.cli.bench import bench
 from framework.cli.chat import chat
 from framework.cli.demo import demo
+from framework.cli.keys import keys
+from framework.cli.mcp import mcp
 from framework.cli.memory import config, memory
 from framework.cli.skills import skills
 
@@ -23,6 +25,7 @@ def main() -> None:
     framework memory list --user ada    what is remembered about a user, and the audit trail
     framework bench overhead            the runtime's own cost per turn
     framework skills list               the skills and policies that load, and each problem
+    framework mcp serve --user ada      the memory as an MCP server (stdio; --transport http)
     """
 
 
@@ -32,3 +35,5 @@ main.add_command(bench)
 main.add_command(memory)
 main.add_command(config)
 main.add_command(skills)
+main.add_command(mcp)
+main.add_command(keys)
