@@ -16,6 +16,7 @@ _EXPORTS = {
     "FunctionModel": "framework.llm.testing",
     "HashEmbedder": "framework.embeddings",
     "LiteLLMModel": "framework.llm.litellm_model",
+    "MCPServer": "framework.mcp",
     "MemoryManager": "framework.memory.manager",
     "Outcome": "framework.outcome",
     "PolicyGate": "framework.gate",
@@ -37,6 +38,7 @@ __all__ = [
     "FunctionModel",
     "HashEmbedder",
     "LiteLLMModel",
+    "MCPServer",
     "MemoryManager",
     "Outcome",
     "PolicyGate",
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from framework.gate import ApprovalRequest, PolicyGate
     from framework.llm.litellm_model import LiteLLMModel
     from framework.llm.testing import FunctionModel, ScriptedModel
+    from framework.mcp import MCPServer
     from framework.memory.governance import WritePolicy
     from framework.memory.manager import MemoryManager
     from framework.outcome import Outcome, ToolCallRecord

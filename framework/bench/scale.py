@@ -178,15 +178,16 @@ def measure_one(
     }
 
 
-_STORE_TABLES = (
-    "memory",
-    "memory_vec",
-    "memory_fts",
-    "audit",
-    "store_meta",
-    "pending_write",
-    "user_settings",
-)
+def _store_tables() -> tuple[str, ...]:
+    """Every table a store has: the models' tables and the backend's search indexes."""
+    from sqlmodel import SQLModel
+
+    import framework.memory.longterm.records  # noqa: F401  (registers the models' tables)
+
+    return (*SQLModel.metadata.tables, "memory_vec", "memory_fts")
+
+
+_STORE_TABLES = _store_tables()
 
 
 def _empty_store(url: str) -> Engine:

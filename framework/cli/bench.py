@@ -163,3 +163,68 @@ def scale(
             f"{r['recall_p95_ms']:>8.2f} {r['query_embed_ms']:>9.3f} {r['db_bytes'] / 1e6:>8.1f} "
             f"{r['peak_rss_mb']:>8.1f}"
         )
+
+
+def _show(title: str, result: dict[str, object], indent: int = 0) -> None:
+    """A result as indented `name: value` lines (nested figures under their name)."""
+    if title:
+        click.echo(title)
+    for name, value in result.items():
+        if isinstance(value, dict):
+            click.echo(f"{'  ' * (indent + 1)}{name}:")
+            _show("", value, indent + 1)
+        elif isinstance(value, list) and value and not isinstance(value[0], int | float):
+            click.echo(f"{'  ' * (indent + 1)}{name}: {len(value)}")
+            for item in value[:10]:
+                click.echo(f"{'  ' * (indent + 2)}- {item}")
+        else:
+            click.echo(f"{'  ' * (indent + 1)}{name}: {value}")
+
+
+@bench.command()
+@click.option("--runs", default=20, show_default=True, help="timed classifications of each 1 MB argument")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def gate(runs: int, as_json: bool) -> None:
+    """The policy gate's command classifier on its public corpus (framework/gate/corpus.yaml):
+    destructive spellings stopped, benign look-alikes allowed, errors, and the p95 time to judge
+    a 1 MB argument."""
+    from framework.bench.gate import measure
+
+    result = measure(runs=runs)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    _show("policy gate: command classification on the public corpus", result)
+
+
+@bench.command()
+@click.option("--runs", default=3, show_default=True, help="timed scans of a 1 MB message")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def privacy(runs: int, as_json: bool) -> None:
+    """Secrets and personal data on the public corpus (framework/bench/data/privacy_corpus.yaml):
+    stored / tried by category and by mode (verbatim, paraphrased, split across turns, split
+    across memories, said earlier), benign look-alikes rejected, and the scan time of 1 MB."""
+    from framework.bench.privacy import measure
+
+    result = measure(runs=runs)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    _show("privacy: detection on the public corpus", result)
+
+
+@bench.command()
+@click.option("--processes", default=8, show_default=True, help="worker processes on one SQLite store")
+@click.option("--seconds", default=60.0, show_default=True, help="how long each worker runs turns")
+@click.option("--users", default=12, show_default=True, help="distinct users the workers talk as")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def concurrency(processes: int, seconds: float, users: int, as_json: bool) -> None:
+    """Many processes, one SQLite store: real turns (ScriptedModel, hash embedder) from N processes
+    for S seconds; failed turns, lost writes, StoreBusy and p50/p95 per operation."""
+    from framework.bench.concurrency import measure
+
+    result = measure(processes=processes, seconds=seconds, users=users)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    _show(f"{processes} processes x {seconds:g} s on one SQLite store", result)
