@@ -9,6 +9,7 @@ and users appear by `user_ref`, so that deleting a user leaves nothing of theirs
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -76,6 +77,34 @@ def user_ref(user_id: str | None) -> str:
     return "u-" + hashlib.blake2b(user_id.encode(), digest_size=8).hexdigest()
 
 
+# Loggers of the libraries that see prompts, replies and tool results: their records are redacted
+# as they are made, wherever they are then written (our file, stderr, an application's handlers).
+_DEPENDENCIES = ("LiteLLM", "litellm", "instructor", "openai", "httpx", "httpcore", "mcp", "framework")
+_factory_installed = False
+
+
+def redact_dependency_logs() -> None:
+    """Install (once per process) a log-record factory that redacts secrets and personal data in
+    every record of the framework's and its LLM and MCP libraries' loggers."""
+    global _factory_installed
+    if _factory_installed:
+        return
+    from framework.sensitive import redact
+
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if record.name.startswith(_DEPENDENCIES):
+            # a record whose arguments do not fit its format is kept as it is
+            with contextlib.suppress(Exception):
+                record.msg, record.args = redact(record.getMessage()), None
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _factory_installed = True
+
+
 def log_to(home: Path) -> Path:
     """Send the framework's log to `home`/logs/framework.log (once per file), owner-only."""
     path = (home / "logs" / "framework.log").resolve()
@@ -87,4 +116,5 @@ def log_to(home: Path) -> Path:
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    redact_dependency_logs()
     return path

@@ -122,6 +122,8 @@ def _run(rt: Runtime, turn: Turn, state: WorkingState, calls: CallContext, clock
                 )
     turn.messages = cycle.messages
     turn.usage.add(cycle.usage)
+    if turn.tool_calls:  # what ran is on record before anything else can fail: the gate needs it
+        memory.save_state(state)
     clock.lap("reason_act")
 
     if rt.judge_outcomes and not intent.trivial and turn.error is None:  # 5

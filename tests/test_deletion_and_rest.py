@@ -9,6 +9,7 @@ plaintext, and a wrong or missing key is a clear error that leaves the store as 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
 import shutil
@@ -376,3 +377,13 @@ def test_redis_working_memory_is_sealed_and_deleted_whole(
     cli("memory", "delete-user", "--user", USER, "--yes")
     assert [k for k in client.scan_iter("*") if USER in k] == []
     client.close()
+
+
+def test_what_llm_libraries_log_is_redacted(home: Path, caplog: pytest.LogCaptureFixture) -> None:
+    Helper(model=ScriptedModel(), embedder="hash").close()  # building an agent installs the filter
+    secret = "sk-proj-Zx81kQ2mVb7TnR4pLw9sYc3uHd6fJe0a"
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("LiteLLM").warning("request body: my key is %s", secret)
+        logging.getLogger("instructor.v2.retry").error("retrying after: pw: Summer2024!")
+    assert secret not in caplog.text and "Summer2024!" not in caplog.text
+    assert "[REDACTED:" in caplog.text
