@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
 from framework.clock import utcnow
-from framework.memory.longterm.backends import write_session
+from framework.memory.longterm.backends import execute, write_session
 from framework.memory.longterm.records import MemoryJob
 from framework.outcome import Exchange, Outcome, ToolCallRecord
 from framework.sensitive import redact
@@ -69,7 +69,13 @@ class MemoryJobs:
             return job.id or 0
 
     def due(self, user_id: str, limit: int = 3) -> list[MemoryJob]:
-        """This user's pending jobs, oldest first."""
+        """This user's pending jobs, oldest first (asked every turn: one indexed probe first)."""
+        with self.engine.connect() as conn:
+            waiting = execute(
+                conn, "SELECT 1 FROM memory_job WHERE user_id = ? AND status = 'pending' LIMIT 1", (user_id,)
+            ).first()
+        if waiting is None:
+            return []
         with Session(self.engine) as s:
             query = (
                 select(MemoryJob)
