@@ -20,10 +20,11 @@ from framework.errors import StoreBusy
 from framework.log import logger
 from framework.memory.governance import Consent
 from framework.memory.longterm import backends
+from framework.memory.longterm.audit import READ_BATCH
 from framework.memory.longterm.lifecycle import ForgettingCycle
 from framework.memory.longterm.migrations import migrate
 from framework.memory.longterm.records import MemoryEntry
-from framework.memory.longterm.store import READ_BATCH, LongTermMemory
+from framework.memory.longterm.store import LongTermMemory
 from framework.memory.manager import MemoryManager
 
 SHORT_S = 0.3  # the write deadline of these tests: the lock is held for longer

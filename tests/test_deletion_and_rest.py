@@ -28,7 +28,7 @@ from framework.cli import main
 from framework.errors import ConfigurationError
 from framework.llm.testing import say
 from framework.memory.governance.candidates import Extraction, MemoryCandidate
-from framework.memory.longterm.store import erased_user
+from framework.memory.longterm.erasure import erased_user
 from framework.memory.working import open_working_store
 from framework.steps.intent import Intent
 
