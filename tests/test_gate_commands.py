@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from framework.gate import shell
+from framework.gate import shell, shell_parse
 from framework.gate.commands import KINDS, classify_shell, classify_sql
 from framework.gate.corpus import CorpusItem, load_corpus, run_corpus
 from framework.gate.shell import expand, read_shell
@@ -43,7 +43,7 @@ def test_benign_item_is_not_flagged(item: CorpusItem) -> None:
 def test_fallback_tokenizer_reads_the_corpus_at_least_as_strictly(monkeypatch: pytest.MonkeyPatch) -> None:
     """With bashlex switched off, every shell item still gets its kind and no benign one is flagged:
     the fallback (used when bashlex rejects valid syntax, and for long commands) is not looser."""
-    monkeypatch.setattr(shell, "BASHLEX_MAX_WORDS", -1)
+    monkeypatch.setattr(shell_parse, "BASHLEX_MAX_WORDS", -1)
     result = run_corpus()
     missed = [o.item.text for o in result.destructive if o.item.language == "shell" and not o.exact]
     flagged = [o.item.text for o in result.benign if o.item.language == "shell" and o.flagged]
