@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -37,6 +38,7 @@ from framework.memory.manager import MemoryManager
 from framework.outcome import ToolCallRecord
 from framework.session import Session
 from framework.steps.act import GatedTool, Toolbox
+from framework.steps.memorize import apply_job
 from framework.tools import ToolSpec, build_spec
 from framework.turn import Turn
 
@@ -109,12 +111,18 @@ class Agent:
             judge_outcomes=self.judge_outcomes,
             hooks=self,
         )
+        # Step 6 runs after the answers: queued in the store, applied by the memory worker.
+        self.memory.start_work(
+            partial(apply_job, self.memory, self.llm), background=self.settings.memory_work == "background"
+        )
 
     def session(self, user_id: str | None, session_id: str | None = None) -> Session:
         """A conversation with one user (None: anonymous, nothing written long-term)."""
         return Session(self.runtime, user_id, session_id)
 
     def close(self) -> None:
+        """Apply queued memory work (bounded by memory_wait_s; what is left stays queued in the
+        store for the next start), then close the stores and MCP servers."""
         if self.mcp is not None:
             self.mcp.close()
         self.memory.close()
@@ -127,7 +135,8 @@ class Agent:
         """Called after each tool call, allowed or not."""
 
     def on_turn_end(self, turn: Turn) -> None:
-        """Called after memory operations, with the finished Turn."""
+        """Called when the answer is complete, with the Turn (its memory work may still be
+        running: `turn.memory_ops` waits for it)."""
 
     # --- internals -------------------------------------------------------------------------------
     def _collect_tools(self) -> dict[str, ToolSpec]:

@@ -36,6 +36,11 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     "llm_retries": ("FRAMEWORK_LLM_RETRIES", 2),
     "llm_max_tokens": ("FRAMEWORK_LLM_MAX_TOKENS", 2048),
     "max_message_chars": ("FRAMEWORK_MAX_MESSAGE_CHARS", 200_000),  # a longer message is refused
+    # A turn's memory work (intent, extraction, contradiction checks, confidence, summary) runs
+    # after its answer: "background" (worker threads; the answer returns at once) or "inline" (in
+    # the turn's thread, before send returns: scripts, batch ingestion, deterministic tests).
+    "memory_work": ("FRAMEWORK_MEMORY_WORK", "background"),
+    "memory_wait_s": ("FRAMEWORK_MEMORY_WAIT_S", 30.0),  # how long a user's next turn waits for it
     # The recall's rank weights (framework.ranking.RankWeights), any of them: in
     # config.yaml a mapping (recall_weights: {relevance: 0.7, recency: 0.05}), in the
     # environment "relevance=0.7,recency=0.05".
@@ -47,7 +52,8 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
 }
 _EMBEDDERS = r"local|hash(-\d+)?|(local|litellm):.+"  # what framework.embeddings.resolve_embedder takes
 _INTS = {"working_ttl_s", "context_tokens", "max_steps", "llm_retries", "llm_max_tokens", "max_message_chars"}
-_FLOATS = {"llm_timeout_s", "llm_deadline_s"}
+_FLOATS = {"llm_timeout_s", "llm_deadline_s", "memory_wait_s"}
+_CHOICES = {"memory_work": ("background", "inline")}
 MIN_KEY_CHARS = 16  # a shorter secret is a password to guess, not a key
 _NEW_KEY = "python -c 'import secrets; print(secrets.token_hex(32))'"
 
@@ -112,6 +118,8 @@ class Settings:
     llm_retries: int
     llm_max_tokens: int
     max_message_chars: int
+    memory_work: str
+    memory_wait_s: float
     recall_weights: dict[str, float]
     encryption_key: Secret | None = None  # resolved: given, or read from encryption_key_file
     encryption_key_file: Path | None = None
@@ -202,6 +210,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return float(value)
     except (TypeError, ValueError):
         raise ConfigurationError(f"setting {name!r} from {source} must be a number, got {value!r}") from None
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise ConfigurationError(
+            f"setting {name!r} from {source} must be one of {', '.join(_CHOICES[name])}, got {value!r}"
+        )
     return value
 
 

@@ -1,36 +1,45 @@
 """The control loop: the only place the steps of a turn are sequenced.
 
-    1 intent → 2 retrieve → 3 reason ⇄ 4 act (every call gated) → 5 evaluate → 6 memory ops
+    retrieve → reason ⇄ act (every call gated) → evaluate → answer │ memory work (after it)
 
-Memory is written after the outcome, never before: store results, not intentions.
-Each step is a plain function (or, for reason ⇄ act, one named object) that returns a small typed
-result; the loop records them on the `Turn`. One error policy for every step (`_attempt`).
+The answer request is the first LLM request the user waits for: retrieval searches with the
+user's own words (no intent call before it), skills are chosen in the answer request itself
+(framework.steps.respond), and what the turn means for memory — the intent, extraction,
+contradiction checks, confidence, the summary — is queued durably when the answer is given and
+applied after it (framework.steps.memorize, by the memory worker). Memory is written from
+outcomes, after the turn: store results, not intentions.
+
+`run_turn` is a generator: it yields an `Ask` / `AskStructured` wherever it needs the model (a
+driver answers: framework.llm.requests, sync or async) and an event for everything the caller
+may show (framework.events). One error policy for every step (`_attempt`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from framework.errors import FrameworkError, ModelNotConfigured
+from framework.events import MemoryQueued, TurnFinished
 from framework.llm.base import Model
 from framework.llm.messages import Message
-from framework.log import authored_reason, headline, logger, user_ref
+from framework.llm.requests import Ask, Steps
+from framework.log import headline, logger, user_ref
 from framework.memory.context import ContextWindow
 from framework.memory.manager import MemoryManager
-from framework.memory.working import MAX_CONVERSATION_LINES, WorkingState
+from framework.memory.working import MAX_CONVERSATION_LINES as MAX_LINES
+from framework.memory.working import WorkingState
 from framework.outcome import ToolCallRecord
 from framework.steps.act import CallContext, Toolbox, calls_in
-from framework.steps.evaluate import evaluate, judge
-from framework.steps.intent import Intent, detect_intent
-from framework.steps.memorize import worth_extracting
+from framework.steps.evaluate import evaluate
+from framework.steps.intent import ACKNOWLEDGED, is_trivial
+from framework.steps.memorize import Said, memory_job
 from framework.steps.reason import conversation, system_prompt
 from framework.steps.respond import ReasonAct
-from framework.steps.retrieve import retrieve, task_goal
-from framework.steps.skill import SkillExecutor, select_skill
-from framework.steps.summarize import summarize
+from framework.steps.skill import SkillExecutor, walkable
+from framework.steps.summarize import summary_prompt
 from framework.turn import Turn
 
 T = TypeVar("T")
@@ -60,109 +69,129 @@ class Runtime:
     hooks: Hooks
 
 
-def run_turn(rt: Runtime, user_id: str | None, session_id: str, user_input: str) -> Turn:
-    turn = Turn(user_id, session_id, user_input)
+def run_turn(rt: Runtime, user_id: str | None, session_id: str, user_input: str) -> Steps:
+    turn = Turn(user_id, session_id, user_input, wait_s=rt.memory.settings.memory_wait_s)
     clock = _Clock(turn)
+    rt.memory.settle(user_id)  # the user's previous turn's memory work first (bounded wait)
     state = rt.memory.load_state(user_id, session_id)
     # Every tool call of the turn — the model's, a skill's, a hook's, a tool's own — is gated in
     # this context, recorded on the turn, audited and shown to the agent's hook.
     calls = CallContext(rt.toolbox, state, lambda record: _observe(rt, turn, record))
+    try:
+        cycle = yield from _answer(rt, turn, state, calls, clock)
+    except BaseException:  # cancelled by the caller, or stopped: what ran is on record (the gate needs it)
+        if turn.tool_calls:
+            rt.memory.save_state(state)
+        raise
+    yield from _fold_anonymous(rt, turn, state, cycle)
+    job = _memory_work(rt, turn, state, cycle)
+    clock.lap("memory_queued")
+    if job is not None:
+        yield MemoryQueued(job)
+    _log(turn)
     with calls_in(calls):
-        return _run(rt, turn, state, calls, clock)
+        rt.hooks.on_turn_end(turn)
+    yield TurnFinished(turn)
 
 
-def _run(rt: Runtime, turn: Turn, state: WorkingState, calls: CallContext, clock: _Clock) -> Turn:
-    memory, model = rt.memory, rt.model
+def _answer(rt: Runtime, turn: Turn, state: WorkingState, calls: CallContext, clock: _Clock) -> Any:
+    """Retrieve, then reason ⇄ act (streamed), then evaluate; returns the cycle."""
+    memory = rt.memory
     user_id, user_input = turn.user_id, turn.user_input
-    rt.hooks.on_turn_start(turn)
-
+    with calls_in(calls):
+        rt.hooks.on_turn_start(turn)
+    if is_trivial(user_input):
+        turn.intent = ACKNOWLEDGED.model_copy()
     procedures = memory.procedures  # skills and policies as the files say now, once per turn
-    skills = [s for s in procedures.skills if s.tools]
-    found = _attempt(
-        lambda: detect_intent(model, user_input, skills),
-        lambda exc: turn.fail(f"intent detection failed: {exc}"),
-    )
-    intent = Intent(goal=user_input, memory_query=user_input)  # else: the words themselves
-    if found is not None:
-        intent, usage = found
-        turn.usage.add(usage)
-    turn.intent = intent
-    clock.lap("intent")
-
-    turn.recollection = recalled = retrieve(memory, user_id, intent, user_input, procedures)  # 2
-    state.goal = task_goal(intent) or state.goal
+    turn.recollection = recalled = memory.recall(user_id, user_input, (), procedures)
     clock.lap("retrieve")
 
-    history = _fit_history(rt, turn, state, user_input)  # 3 ⇄ 4
+    system = system_prompt(rt.instructions, recalled, state, rt.window)
     cycle = ReasonAct(
-        model,
-        rt.window,
-        system_prompt(rt.instructions, recalled, state, rt.window),
-        history,
-        user_input,
-        calls,
-        rt.max_steps,
+        rt.window, system, conversation(state), user_input, calls, rt.max_steps, walkable(procedures.skills)
     )
 
     def unfinished(exc: FrameworkError) -> None:
         turn.fail(f"{type(exc).__name__}: {exc}")
         turn.answer = turn.answer or f"I could not finish this: {exc}"
 
-    skill = select_skill(procedures.skills, intent)
-    if skill is None:
-        result = _attempt(cycle.run, unfinished)
-        turn.answer = result.text if result is not None else turn.answer
-    else:
-        turn.skill = _attempt(lambda: SkillExecutor(skill).run(cycle, state), unfinished)
+    result = yield from _attempt(cycle.run(), unfinished)
+    if result is not None and result.skill is not None:
+        walk = SkillExecutor(result.skill).run(cycle, state)
+        turn.skill = yield from _attempt(walk, unfinished)
         if turn.skill is not None:
             turn.answer = turn.skill.text
             if turn.skill.error:
                 turn.fail(
                     f"skill {turn.skill.skill} stopped at step {turn.skill.failed_step}: {turn.skill.error}"
                 )
+    elif result is not None:
+        turn.answer = result.text
     turn.messages = cycle.messages
-    turn.usage.add(cycle.usage)
-    if turn.tool_calls:  # what ran is on record before anything else can fail: the gate needs it
-        memory.save_state(state)
+    turn.answer_usage.add(cycle.usage)
     clock.lap("reason_act")
+    turn.outcome = evaluate(turn.tool_calls, turn.answer, turn._error)  # the model may judge it later
+    return cycle
 
-    if rt.judge_outcomes and not intent.trivial and turn.error is None:  # 5
-        turn.outcome, usage = judge(model, intent.goal, turn.tool_calls, turn.answer)
-        turn.usage.add(usage)
-    else:
-        turn.outcome = evaluate(turn.tool_calls, turn.answer, turn.error)
-    clock.lap("evaluate")
 
-    works = [_attempt(lambda: memory.retry_deferred(model, user_id), lambda exc: None)]  # 6: kept work first
-    if worth_extracting(intent, turn.outcome):
-        exchange, shown = turn.exchange(), recalled.shown()
-
-        def deferred(exc: FrameworkError) -> None:  # nothing is written from output we could not read,
-            turn.fail(f"memory extraction failed: {exc}")  # and nothing is dropped: it is kept to retry
-            memory.defer(user_id, turn.session_id, exchange, shown, str(exc))
-
-        works.append(_attempt(lambda: memory.memorize(model, user_id, state, shown, exchange), deferred))
-    for work in filter(None, works):
-        turn.memory_ops += work.ops
-        turn.memory_usage.add(work.usage)
-        turn.usage.add(work.usage)
-    turn.memory_ops += memory.learn(
-        user_id, [r.memory.id for r in recalled.relevant if r.memory.id], turn.outcome
-    )
-    state.add_exchange(user_input, turn.answer, [c.result for c in turn.tool_calls])
+def _memory_work(rt: Runtime, turn: Turn, state: WorkingState, cycle: ReasonAct) -> int | None:
+    """Keep the exchange in working memory and queue what memory does with the turn: stored
+    before this returns, applied after it (or here, with memory_work = inline)."""
+    memory, recalled = rt.memory, turn.recollection
+    lines_before = len(state.conversation)
+    said = Said(turn.exchange(), [line.content for line in state.conversation if line.role == "user"])
+    state.add_exchange(turn.user_input, turn.answer, [c.result for c in turn.tool_calls])
     memory.save_state(state)
-    clock.lap("memory_ops")
-    _log(turn)
-    rt.hooks.on_turn_end(turn)
-    return turn
+    fold = min(lines_before, rt.window.to_fold(cycle.system, conversation(state), [], MAX_LINES))
+    acknowledged = turn._intent is not None  # "thanks": nothing to learn; a fold, if one is due
+    if turn.user_id is None or recalled is None or (acknowledged and not fold):
+        return None
+    payload = memory_job(
+        turn.exchange(),
+        state,
+        [m.id for m in recalled.shown() if m.id is not None],
+        [r.memory.id for r in recalled.relevant if r.memory.id],
+        lines_before=lines_before,
+        fold=fold,
+        judge_outcome=rt.judge_outcomes and not turn.failed,
+        acknowledged=acknowledged,
+    )
+    job_id, pending = memory.submit(turn.user_id, turn.session_id, payload, live=said)
+    turn.expect_memory(job_id, pending)
+    return job_id
 
 
-def _attempt(step: Callable[[], T], failed: Callable[[FrameworkError], None]) -> T | None:
+def _fold_anonymous(rt: Runtime, turn: Turn, state: WorkingState, cycle: ReasonAct) -> Steps:
+    """An anonymous session has no memory queue: when its conversation outgrows the window, the
+    oldest lines are folded into the rolling summary here, after the answer (not streamed)."""
+    if turn.user_id is not None:
+        return
+    history = conversation(state) + [Message("user", turn.user_input), Message("assistant", turn.answer)]
+    fold = rt.window.to_fold(cycle.system, history, [], MAX_LINES)
+    if not fold:
+        return
+    lines = state.conversation[:fold]
+    try:
+        reply = yield Ask(summary_prompt(state.summary, lines), shown=False)
+    except ModelNotConfigured:
+        raise
+    except FrameworkError as exc:
+        turn.warn(f"summary not updated: {exc}")
+    else:
+        state.summary = (reply.text or "").strip() or state.summary
+        turn.answer_usage.add(reply.usage)
+    state.folded_lines += len(lines)
+    del state.conversation[: len(lines)]
+
+
+def _attempt(
+    step: Generator[Any, Any, T], failed: Callable[[FrameworkError], None]
+) -> Generator[Any, Any, T | None]:
     """The loop's one error policy. A missing or unusable model configuration stops the turn (the
     user must fix it); any other failure the framework raises on purpose is handed to `failed`
     (which records it on the turn) and the turn goes on without that step's result."""
     try:
-        return step()
+        return (yield from step)
     except ModelNotConfigured:
         raise
     except FrameworkError as exc:
@@ -178,37 +207,13 @@ def _observe(rt: Runtime, turn: Turn, record: ToolCallRecord) -> None:
     rt.hooks.on_tool_call(record)
 
 
-def _fit_history(rt: Runtime, turn: Turn, state: WorkingState, user_input: str) -> list[Message]:
-    """The conversation so far, within the window: lines about to leave it are folded into the
-    rolling summary first (a failed summary is a warning: the lines still leave the window)."""
-    history = conversation(state)
-    assert turn.recollection is not None
-    system = system_prompt(rt.instructions, turn.recollection, state, rt.window)
-    fold = rt.window.to_fold(system, history, [Message("user", user_input)], MAX_CONVERSATION_LINES)
-    if not fold:
-        return history
-    folded = _attempt(
-        lambda: summarize(rt.model, state.summary, state.conversation[:fold]),
-        lambda exc: turn.warnings.append(f"summary not updated: {exc}"),
-    )
-    if folded is not None:
-        state.summary, usage = folded
-        turn.usage.add(usage)
-        state.folded_lines += fold
-        del state.conversation[:fold], history[:fold]
-    return history
-
-
 def _log(turn: Turn) -> None:
     """What happened, without what was said: ids, kinds and the framework's own reasons, users by
     reference (logs are kept longer and read by more people than the store; deleting a user must
     not leave them behind)."""
     who = f"user={user_ref(turn.user_id)} session={turn.session_id}"
-    if turn.error:
-        logger.warning("%s turn failed in part: %s", who, headline(turn.error))
-    for op in turn.memory_ops:
-        if op.kind != "adjust":
-            logger.info("%s memory %s #%s (%s)", who, op.kind, op.memory_id, authored_reason(op.reason))
+    if turn.failed:
+        logger.warning("%s turn failed in part: %s", who, headline(turn._error or ""))
 
 
 class _Clock:

@@ -1,5 +1,10 @@
-"""A conversation of one user with one agent. `send` runs one turn; `asend` is the same turn
-for async code (run in a worker thread: one implementation, not two).
+"""A conversation of one user with one agent.
+
+`stream(text)` runs one turn and yields its events as they happen (framework.events): the
+answer's text as it is generated, tool calls with the gate's verdicts, then `TurnFinished`.
+`astream` is the same turn for async code, with the model awaited in the caller's event loop (no
+thread per turn). `send` / `asend` run the same path and return the `Turn`. The turn's memory work
+is applied after the answer (framework.steps.memorize); `flush` waits for it, `close` too.
 
 Input is checked here (framework.inputs), before anything is read or written, so bad input never
 reaches the store, the indexes, the embedder, the tokenizer, the log or working memory. A None
@@ -10,8 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator, Iterator
 
+from framework.events import Event, MemoryApplied, TurnFinished
 from framework.inputs import checked_id, checked_message
+from framework.llm.requests import Steps, adrive, drive
 from framework.loop import Runtime, run_turn
 from framework.memory.manager import MemoryManager
 from framework.turn import Turn
@@ -32,10 +40,54 @@ class Session:
     def memory(self) -> MemoryManager:
         return self.runtime.memory
 
-    def send(self, text: str) -> Turn:
-        """Run one turn of the control loop and return its full record."""
+    def stream(self, text: str, wait_memory: bool = False) -> Iterator[Event]:
+        """Run one turn, yielding its events; with `wait_memory`, a `MemoryApplied` follows the
+        `TurnFinished` once the turn's memory work ran. Closing the iterator early cancels the
+        turn where it stands (tool calls that ran stay on record; nothing is queued for memory)."""
         text = checked_message(text, self.memory.settings.max_message_chars)
-        return run_turn(self.runtime, self.user_id, self.session_id, text)
+        for event in drive(self._steps(text), self.runtime.model):
+            yield event
+            if wait_memory and isinstance(event, TurnFinished):
+                yield _applied(event.turn)
+
+    async def astream(self, text: str, wait_memory: bool = False) -> AsyncIterator[Event]:
+        text = checked_message(text, self.memory.settings.max_message_chars)
+        async for event in adrive(self._steps(text), self.runtime.model):
+            yield event
+            if wait_memory and isinstance(event, TurnFinished):
+                await event.turn.memory_applied_async()
+                yield _applied(event.turn)
+
+    def send(self, text: str) -> Turn:
+        """Run one turn of the control loop and return its full record (the answer is complete;
+        the memory work may still be running: `turn.memory_ops` waits for it)."""
+        for event in self.stream(text):
+            if isinstance(event, TurnFinished):
+                return event.turn
+        raise AssertionError("a turn ends with TurnFinished")  # pragma: no cover
 
     async def asend(self, text: str) -> Turn:
-        return await asyncio.to_thread(self.send, text)
+        async for event in self.astream(text):
+            if isinstance(event, TurnFinished):
+                return event.turn
+        raise AssertionError("a turn ends with TurnFinished")  # pragma: no cover
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until this user's queued memory work is applied (False: `timeout` ran out)."""
+        return self.memory.settle(self.user_id, timeout)
+
+    async def aflush(self, timeout: float | None = None) -> bool:
+        return await asyncio.to_thread(self.flush, timeout)
+
+    def close(self) -> None:
+        """Wait for this session's memory work (bounded by memory_wait_s): nothing is lost if the
+        wait runs out, the work stays queued in the store."""
+        self.flush()
+
+    def _steps(self, text: str) -> Steps:
+        return run_turn(self.runtime, self.user_id, self.session_id, text)
+
+
+def _applied(turn: Turn) -> MemoryApplied:
+    turn.memory_applied()
+    return MemoryApplied(list(turn.memory_ops), turn.error)

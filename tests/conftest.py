@@ -33,6 +33,16 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
 
 
+@pytest.fixture(autouse=True)
+def _memory_work_inline(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """A turn's memory work runs after its answer. By default in tests it runs in the turn's own
+    thread (memory_work = inline: the same queue and the same job, applied before `send`
+    returns), so a test reads the store right after a turn; tests of the background worker are
+    marked `background_memory` and get the default worker threads."""
+    if request.node.get_closest_marker("background_memory") is None:
+        monkeypatch.setenv("FRAMEWORK_MEMORY_WORK", "inline")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
         metafunc.parametrize("backend", BACKENDS, indirect=True)

@@ -109,7 +109,8 @@ def test_a_skill_step_is_gated(home: Path) -> None:
     agent, model = probe(home)
     model.extend(
         [
-            Intent(goal="release", task_type="deploy", skill="safe_deployment"),
+            Intent(goal="release", task_type="deploy"),
+            call("use_skill", name="safe_deployment"),  # chosen in the answer request
             call("deploy_to_production", version="1.0"),
             say("step 1 failed"),
             Extraction(),
@@ -127,7 +128,8 @@ def test_a_hook_calling_a_tool_is_gated_and_recorded(home: Path, hook: str) -> N
     steps: list[Any] = [Intent(goal="clean", task_type="ops")]
     if hook == "tool":
         steps.append(call("clean_workspace", path="/tmp/w"))
-    steps += [say("done"), Extraction()] if hook == "tool" else [say("done")]
+    # a call denied before the answer fails the turn (worth an extraction); one from the end hook comes after
+    steps += [say("done"), Extraction()] if hook in ("tool", "start") else [say("done")]
     model.extend(steps)
     turn = agent.session("ada").send("clean up please")
     direct = [c for c in turn.tool_calls if c.name == "deploy_to_production"]

@@ -83,8 +83,9 @@ def _scrub_request(request: Any) -> Any:
 
 
 def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    response["headers"] = {k: v for k, v in response["headers"].items()
-                           if k.lower() not in _DROP_RESPONSE_HEADERS}
+    response["headers"] = {
+        k: v for k, v in response["headers"].items() if k.lower() not in _DROP_RESPONSE_HEADERS
+    }
     return response
 
 
@@ -159,8 +160,10 @@ class Contact(BaseModel):
 
 
 def test_structured_output() -> None:
-    messages = [Message("system", "Extract the person described by the user."),
-                Message("user", "Ada Lovelace is 36 years old.")]
+    messages = [
+        Message("system", "Extract the person described by the user."),
+        Message("user", "Ada Lovelace is 36 years old."),
+    ]
     with cassette("structured_contact") as tape:
         out = smollm().structured(messages, Contact)
     assert_replayed(tape)
@@ -221,9 +224,12 @@ def test_agent_turn(home: Path) -> None:
     assert isinstance(turn.answer, str) and turn.answer
     assert turn.outcome is not None
     assert turn.error is None, turn.error  # an unrecorded request lands here ("Connection error")
-    # intent, answer, and the extraction only if the intent flagged remember/forget/correction or
-    # the outcome failed (SmolLM2 flags remember here, and extracts nothing); no memories exist, so
-    # no comparison call
+    # the answer first, streamed; then, after it, the intent, and the extraction only if the intent
+    # flagged remember/forget/correction or the outcome failed; no memories exist, so no comparison
+    first = json.loads(tape.requests[0].body)
+    assert first["stream"] is True and first["messages"][-1]["content"] == "I prefer tea over coffee"
+    assert "describe what the user wants" in json.loads(tape.requests[1].body)["messages"][0]["content"]
     extracted = worth_extracting(turn.intent, turn.outcome)
     assert turn.usage.calls == len(tape) == 2 + extracted
     assert turn.memory_usage.calls == extracted
+    assert turn.answer_usage.calls == 1 and turn.answer_usage.completion_tokens > 0  # stream usage read

@@ -117,7 +117,9 @@ def test_arguments_are_checked_against_the_servers_schema_before_the_call(
 
 def test_an_error_result_is_a_failed_call(agent: tuple[Agent, ScriptedModel]) -> None:
     bot, model = agent
-    model.extend([Intent(goal="x", task_type="chat"), call("files__broken", reason="test"), say("sorry")])
+    model.extend(
+        [Intent(goal="x", task_type="chat"), call("files__broken", reason="test"), say("sorry"), Extraction()]
+    )  # a failed turn is worth an extraction
     turn = bot.session("ada").send("break it")
     [record] = turn.tool_calls
     assert not record.ok and record.result.startswith("FAILED: MCP server 'files': broken:")
@@ -127,7 +129,12 @@ def test_an_error_result_is_a_failed_call(agent: tuple[Agent, ScriptedModel]) ->
 def test_a_call_a_policy_denies_never_reaches_the_server(home: Path, files: Path) -> None:
     """The shipped destructive-command policy needs a human for `deletes_files`; nobody approves."""
     model = ScriptedModel(
-        [Intent(goal="clean up", task_type="files"), call("files__delete_file", path="keep.txt"), say("no")]
+        [
+            Intent(goal="clean up", task_type="files"),
+            call("files__delete_file", path="keep.txt"),
+            say("no"),
+            Extraction(),  # a refused call fails the turn: worth an extraction
+        ]
     )
     declared = files_server(files, effects={"delete_file": ["deletes_files"]})
     bot = _with_policies(str(ROOT / "policies"), model, declared)
@@ -154,7 +161,12 @@ def test_the_destructive_annotation_alone_is_enough_for_an_effects_policy(
         "message: Destructive tools are forbidden here.\n"
     )
     model = ScriptedModel(
-        [Intent(goal="clean", task_type="files"), call("files__delete_file", path="keep.txt"), say("no")]
+        [
+            Intent(goal="clean", task_type="files"),
+            call("files__delete_file", path="keep.txt"),
+            say("no"),
+            Extraction(),
+        ]
     )
     bot = _with_policies(str(policies), model, files_server(files))  # no effects declared
     try:
@@ -263,6 +275,7 @@ def test_a_call_that_takes_too_long_fails_and_the_session_goes_on(home: Path, fi
             call("files__slow", seconds=5),
             call("files__echo", text="still here"),
             say("done"),
+            Extraction(),  # a partly failed turn is worth an extraction
         ]
     )
     bot = Agent(model=model, embedder="hash", mcp_servers=[files_server(files, timeout_s=1)])

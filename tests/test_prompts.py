@@ -80,8 +80,8 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
         ["Goal: ship 1.4.2", "-> allow: deployed", "Agent's answer: Shipped."],
     ),
     "intent": (
-        {"skills": PROCEDURES.skills},
-        ["memory_query", "trivial", "- safe_deployment: use when The user asks to deploy"],
+        {},  # skills are chosen in the answer request (use_skill), not here
+        ["memory_query", "trivial"],
     ),
     "summarize": (
         {

@@ -41,7 +41,10 @@ def test_a_callable_reply_sees_the_request() -> None:
 
 def test_structured_reply_of_the_wrong_type_fails() -> None:
     model = ScriptedModel([Verdict(ok=True)])
-    with pytest.raises(ScriptError, match="runtime asked for Plan, script has a Verdict"):
+    with pytest.raises(
+        ScriptError,
+        match=r"asked for Plan \(call #1\) but the script has no reply of that kind left; next: Verdict",
+    ):
         model.structured(USER, Plan)
 
 
@@ -49,19 +52,37 @@ def test_fill_is_validated_against_the_requested_type() -> None:
     assert ScriptedModel([Fill({"goal": "g", "steps": 3})]).structured(USER, Plan).value.steps == 3
     with pytest.raises(ScriptError, match="scripted Plan is invalid"):
         ScriptedModel([Fill({"steps": "many"})]).structured(USER, Plan)
-    with pytest.raises(ScriptError, match="asked for Plan, script has a Verdict"):
+    with pytest.raises(
+        ScriptError, match="asked for Plan .* no reply of that kind left; next: Fill.*Verdict"
+    ):
         ScriptedModel([Fill({"goal": "g"}, expect="Verdict")]).structured(USER, Plan)
 
 
 def test_completion_where_structured_was_scripted_fails() -> None:
     model = ScriptedModel([Plan(goal="ship")])
-    with pytest.raises(ScriptError, match="asked for a completion but the script's next reply is Plan"):
+    with pytest.raises(ScriptError, match="asked for a completion .* no reply of that kind left; next: Plan"):
         model.complete(USER)
 
 
 def test_structured_where_completion_was_scripted_fails() -> None:
-    with pytest.raises(ScriptError, match="asked for Plan but the script has Say"):
+    with pytest.raises(ScriptError, match="asked for Plan .* no reply of that kind left; next: Say"):
         ScriptedModel([say("hi")]).structured(USER, Plan)
+
+
+def test_replies_are_matched_by_kind_in_the_order_written() -> None:
+    # the runtime asks for the answer first and the intent after it: each kind keeps its order
+    model = ScriptedModel([Plan(goal="first"), say("one"), Verdict(ok=True), Plan(goal="second"), say("two")])
+    assert model.complete(USER).text == "one"
+    assert model.structured(USER, Verdict).value.ok is True
+    assert model.structured(USER, Plan).value.goal == "first"
+    assert model.complete(USER).text == "two"
+    assert model.structured(USER, Plan).value.goal == "second"
+    model.assert_consumed()
+
+
+def test_a_streamed_reply_comes_word_by_word_then_whole() -> None:
+    pieces = list(ScriptedModel([say("ship it now")]).stream(USER))
+    assert pieces[:-1] == ["ship", " it", " now"] and pieces[-1].text == "ship it now"
 
 
 def test_exhausted_script_fails_with_the_last_message() -> None:
@@ -92,25 +113,31 @@ def test_from_file_loads_say_call_and_fill(tmp_path: Path) -> None:
         "- fill: {goal: ship, steps: 2}\n  type: Plan\n"
         "- call: {name: deploy, arguments: {version: 1.4.2}}\n"
         "- call: [{name: deploy}, {name: deploy, arguments: {version: rollback-1}}]\n"
-        "- say: All done.\n")
+        "- say: All done.\n"
+    )
     model = ScriptedModel.from_file(script)
     assert model.name == "scripted:deploy.yaml" and model.remaining == 4
     assert model.structured(USER, Plan).value == Plan(goal="ship", steps=2)
     assert model.complete(USER, tools=[DEPLOY]).tool_calls[0].arguments == {"version": "1.4.2"}
     assert [c.arguments for c in model.complete(USER, tools=[DEPLOY]).tool_calls] == [
-        {}, {"version": "rollback-1"}]
+        {},
+        {"version": "rollback-1"},
+    ]
     assert model.complete(USER).text == "All done."
     model.assert_consumed()
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("- say: [unclosed\n", "cannot read script"),
-    ("say: hello\n", "a script is a YAML list"),
-    ("- say: hi\n- shout: HI\n", "reply #2: expected one of say, call, fill"),
-    ("- call: {arguments: {}}\n", "reply #1: call needs name"),
-    ("- fill: just text\n", "reply #1: fill must be a mapping"),
-    ("- plain string\n", "reply #1: expected a mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("- say: [unclosed\n", "cannot read script"),
+        ("say: hello\n", "a script is a YAML list"),
+        ("- say: hi\n- shout: HI\n", "reply #2: expected one of say, call, fill"),
+        ("- call: {arguments: {}}\n", "reply #1: call needs name"),
+        ("- fill: just text\n", "reply #1: fill must be a mapping"),
+        ("- plain string\n", "reply #1: expected a mapping"),
+    ],
+)
 def test_from_file_rejects_a_bad_file_naming_it(tmp_path: Path, text: str, problem: str) -> None:
     script = tmp_path / "bad.yaml"
     script.write_text(text)
@@ -122,4 +149,3 @@ def test_from_file_rejects_a_bad_file_naming_it(tmp_path: Path, text: str, probl
 def test_missing_file_is_a_definition_error(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError, match="nope.yaml"):
         ScriptedModel.from_file(tmp_path / "nope.yaml")
-

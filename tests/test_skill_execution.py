@@ -14,7 +14,8 @@ from framework.steps.intent import Intent
 
 def ship(version: str) -> list[object]:
     return [
-        Intent(goal=f"ship {version}", task_type="deploy", memory_query="deploy", skill="safe_deployment"),
+        Intent(goal=f"ship {version}", task_type="deploy", memory_query="deploy"),
+        call("use_skill", name="safe_deployment"),  # chosen in the answer request
         call("deploy_to_staging", version=version),
         say("Staged."),
         call("run_smoke_tests", environment="staging"),
@@ -26,7 +27,7 @@ def ship(version: str) -> list[object]:
     ]
 
 
-def test_the_intent_lists_skills_and_the_executor_walks_every_step(home: Path) -> None:
+def test_the_answer_request_offers_the_skills_and_the_executor_walks_every_step(home: Path) -> None:
     model = ScriptedModel(ship("3.0"))  # type: ignore[arg-type]
     agent = DevOps(model=model, embedder="hash")
     turn = agent.session("ops", "s").send("Ship 3.0 to production")
@@ -35,7 +36,13 @@ def test_the_intent_lists_skills_and_the_executor_walks_every_step(home: Path) -
     agent.close()
     model.assert_consumed()
 
-    assert "- safe_deployment: use when The user asks to deploy" in model.requests[0].text
+    # the first request is the answer request: it offers the walkable skills as `use_skill`
+    first = model.requests[0]
+    assert first.kind == "complete"
+    [offer] = [t["function"] for t in first.tools or [] if t["function"]["name"] == "use_skill"]
+    assert offer["parameters"]["properties"]["name"]["enum"] == ["safe_deployment"]
+    assert "safe_deployment: The user asks to deploy" in offer["description"]
+    assert not any(t["function"]["name"] == "use_skill" for t in model.requests[1].tools or [])
     steps = [
         r.messages[-1].content or ""
         for r in model.requests
@@ -76,7 +83,8 @@ def test_a_failed_step_stops_the_skill_with_its_number(home: Path) -> None:
 
     model = ScriptedModel(
         [
-            Intent(goal="ship 3.1", task_type="deploy", memory_query="deploy", skill="safe_deployment"),
+            Intent(goal="ship 3.1", task_type="deploy", memory_query="deploy"),
+            call("use_skill", name="safe_deployment"),  # chosen in the answer request
             call("deploy_to_staging", version="3.1"),
             say("Staged."),
             call("run_smoke_tests", environment="staging"),
@@ -98,11 +106,12 @@ def test_a_failed_step_stops_the_skill_with_its_number(home: Path) -> None:
 
 
 def test_a_skill_without_tools_is_guidance_not_executed(home: Path) -> None:
-    model = ScriptedModel(
-        [Intent(goal="review", task_type="review", skill="code_review"), say("Looks good.")]
-    )
+    model = ScriptedModel([Intent(goal="review", task_type="review"), say("Looks good.")])
     agent = DevOps(model=model, embedder="hash")
     turn = agent.session("ops").send("Review my diff")
     agent.close()
     model.assert_consumed()
     assert turn.skill is None and turn.answer == "Looks good."
+    # a skill without tools is guidance in the prompt, never offered to walk
+    [offer] = [t["function"] for t in model.requests[0].tools or [] if t["function"]["name"] == "use_skill"]
+    assert "code_review" not in offer["parameters"]["properties"]["name"]["enum"]

@@ -52,7 +52,6 @@ class IntentReply(_Strict):
     forget: bool | None = None
     correction: bool | None = None
     trivial: bool | None = None
-    skill: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +128,11 @@ class Step(_Strict):
     @property
     def kind(self) -> str:
         return next(f.name for f in fields(self) if getattr(self, f.name) is not None)
+
+    @property
+    def request_kind(self) -> str:
+        """The kind of request this reply answers: a structured output, or a completion."""
+        return "structured" if self.kind in ("intent", "remember", "forget_listed", "nothing") else "complete"
 
     def __repr__(self) -> str:  # what ScriptedModel shows of a reply left unconsumed
         return f"{self.kind}: {getattr(self, self.kind)!r}"
@@ -241,7 +245,7 @@ def demo(model: str | None, keep: bool, home: str | None, embedder: str | None) 
     from framework.cli.options import load_agent_class
     from framework.errors import FrameworkError
     from framework.gate import ApprovalRequest
-    from framework.llm.testing import ScriptedModel
+    from framework.llm.testing import Computed, ScriptedModel
 
     try:
         screenplay = load_screenplay()
@@ -274,7 +278,7 @@ def demo(model: str | None, keep: bool, home: str | None, embedder: str | None) 
         session = agent.session(scene.user, scene.session)
         for line in scene.lines:
             if scripted:
-                llm.extend(partial(_reply, step) for step in line.replies)
+                llm.extend(Computed(partial(_reply, step), step.request_kind) for step in line.replies)
             click.echo(click.style("you> ", fg="blue", bold=True) + line.you)
             try:
                 turn = session.send(line.you)

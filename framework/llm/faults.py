@@ -267,8 +267,9 @@ class CallBudget:
             return None
         ceiling = min(self.policy.backoff_cap_s, self.policy.backoff_s * 2 ** (self.attempts - 1))
         delay = min(random.uniform(0, ceiling), spare) if fault.retry_after_s is None else fault.retry_after_s
-        log.info("%s: %s on attempt %d, retrying in %.2f s", self.label, fault.describe(), self.attempts,
-                 delay)
+        log.info(
+            "%s: %s on attempt %d, retrying in %.2f s", self.label, fault.describe(), self.attempts, delay
+        )
         return delay
 
     def failure(self) -> str:
@@ -297,4 +298,3 @@ class CallBudget:
             return delays.get(state.attempt_number, 0.0)
 
         return Retrying(retry=retry, wait=wait, stop=stop_never, reraise=True)
-

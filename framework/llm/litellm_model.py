@@ -13,15 +13,19 @@ import does not wait on the network.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from framework.errors import ModelError, ModelNotConfigured
-from framework.llm.faults import CONFIG, CallBudget, RetryPolicy, check_reply
+from framework.llm.faults import CONFIG, CallBudget, EmptyReply, RetryPolicy, check_reply
 from framework.llm.messages import Completion, Message, Structured, ToolCall, Usage
 
 M = TypeVar("M", bound=BaseModel)
@@ -123,13 +127,17 @@ class LiteLLMModel:
 
         return send
 
-    def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> Completion:
-        litellm = import_litellm()
+    def _completion_kwargs(self, tools: list[dict[str, Any]] | None) -> dict[str, Any]:
         kwargs = self._kwargs()
         if tools:
             kwargs["tools"] = tools
             if self.tool_choice is not None:
                 kwargs["tool_choice"] = self.tool_choice
+        return kwargs
+
+    def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> Completion:
+        litellm = import_litellm()
+        kwargs = self._completion_kwargs(tools)
         budget = self.policy.start(self.name)
         received: list[Usage] = []
         send = self._sender(litellm, budget, received)
@@ -137,9 +145,68 @@ class LiteLLMModel:
             response = budget.retrying()(send, messages=[m.to_openai() for m in messages], **kwargs)
         except Exception as exc:
             raise self._failure(exc, budget) from exc
-        message = response.choices[0].message
-        calls = [_parse_tool_call(c) for c in (message.tool_calls or [])]
-        return Completion(message.content, calls, _total(received))
+        return _completion(response, _total(received))
+
+    def stream(
+        self, messages: list[Message], tools: list[dict[str, Any]] | None = None
+    ) -> Iterator[str | Completion]:
+        """The completion streamed: text deltas as they arrive, then the whole Completion. Faults
+        before the first delta are retried under the same policy as `complete`; once text has been
+        shown, a fault ends the call (the words cannot be taken back)."""
+        litellm = import_litellm()
+        sent = [m.to_openai() for m in messages]
+        budget = self.policy.start(self.name)
+        while True:
+            assembly = _Assembly(litellm, sent)
+            try:
+                response = litellm.completion(messages=sent, **self._streaming(tools, budget))
+                try:
+                    for chunk in response:
+                        text = assembly.add(chunk)
+                        if text:
+                            yield text
+                finally:
+                    _close(response)
+                yield assembly.completion()
+                return
+            except Exception as exc:
+                delay = None if assembly.shown else budget.after_failure(exc)
+                if delay is None:
+                    raise self._failure(exc, budget) from exc
+                time.sleep(delay)
+
+    async def astream(
+        self, messages: list[Message], tools: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[str | Completion]:
+        """`stream` with litellm's async API, awaited in the caller's event loop."""
+        litellm = import_litellm()
+        sent = [m.to_openai() for m in messages]
+        budget = self.policy.start(self.name)
+        while True:
+            assembly = _Assembly(litellm, sent)
+            try:
+                response = await litellm.acompletion(messages=sent, **self._streaming(tools, budget))
+                async for chunk in response:
+                    text = assembly.add(chunk)
+                    if text:
+                        yield text
+                yield assembly.completion()
+                return
+            except Exception as exc:
+                delay = None if assembly.shown else budget.after_failure(exc)
+                if delay is None:
+                    raise self._failure(exc, budget) from exc
+                await asyncio.sleep(delay)
+
+    def _streaming(self, tools: list[dict[str, Any]] | None, budget: CallBudget) -> dict[str, Any]:
+        kwargs = self._completion_kwargs(tools)
+        kwargs.update(
+            stream=True,
+            stream_options={"include_usage": True},
+            timeout=budget.attempt_timeout(),
+            num_retries=0,
+        )
+        return kwargs
 
     def structured(self, messages: list[Message], response_model: type[M]) -> Structured[M]:
         litellm = import_litellm()
@@ -206,6 +273,43 @@ def key_variable(model: str) -> tuple[str | None, str]:
     except Exception:
         missing = []
     return provider, " or ".join(missing) or _KEY_VARIABLES.get(provider, f"{provider.upper()}_API_KEY")
+
+
+class _Assembly:
+    """A streamed reply put back together: the chunks kept, the text shown so far."""
+
+    def __init__(self, litellm: Any, messages: list[dict[str, Any]]) -> None:
+        self.litellm, self.messages = litellm, messages
+        self.chunks: list[Any] = []
+        self.shown = False
+
+    def add(self, chunk: Any) -> str:
+        self.chunks.append(chunk)
+        choices = getattr(chunk, "choices", None) or []
+        delta = getattr(choices[0], "delta", None) if choices else None
+        text = getattr(delta, "content", None) or ""
+        self.shown = self.shown or bool(text)
+        return text
+
+    def completion(self) -> Completion:
+        if not self.chunks:
+            raise EmptyReply("a stream without chunks")
+        response = self.litellm.stream_chunk_builder(self.chunks, messages=self.messages)
+        check_reply(response)
+        return _completion(response, _usage(self.litellm, response))
+
+
+def _close(response: Any) -> None:
+    close = getattr(getattr(response, "completion_stream", None), "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):  # a finished or broken stream: nothing left to release
+            close()
+
+
+def _completion(response: Any, usage: Usage) -> Completion:
+    message = response.choices[0].message
+    calls = [_parse_tool_call(c) for c in (message.tool_calls or [])]
+    return Completion(message.content, calls, usage)
 
 
 def _parse_tool_call(call: Any) -> ToolCall:

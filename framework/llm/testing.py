@@ -1,10 +1,13 @@
 """ScriptedModel: a deterministic, honest stand-in for an LLM.
 
-It is given the replies it will make, in order. A call of the wrong kind, a structured reply of
-the wrong type, a tool call to a tool that was not offered, a call after the script ran out, or
-a script left unconsumed (`assert_consumed`) fails loudly with what was expected and what came.
-Replies may be callables that look at the request first, so a test can assert on what the
-runtime actually sent.
+It is given the replies it will make, in order of their kind: completions in the order written,
+structured outputs in the order written among those of the requested type (the runtime makes
+some calls after the answer, in the background, so only the order within a kind is the
+script's to fix). A call with no reply of its kind left, a tool call to a tool that was not
+offered, or a script left unconsumed (`assert_consumed`) fails loudly with what was expected
+and what came. Replies may be callables that look at the request first, so a test can assert on
+what the runtime actually sent (a callable, like a `fail`, answers the next call of any kind).
+A `Say` with `pace_s` streams its words that many seconds apart (`stream` / `astream`).
 
     model = ScriptedModel([
         Intent(goal="greet"),            # a structured reply (type is checked)
@@ -14,8 +17,11 @@ runtime actually sent.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import Callable, Iterable
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +40,7 @@ _ids = itertools.count(1)
 @dataclass
 class Say:
     text: str
+    pace_s: float = 0.0  # when streamed: the wait before each word
 
 
 @dataclass
@@ -59,6 +66,15 @@ class Fail:
 
 
 @dataclass
+class Computed:
+    """A reply computed from the request when it comes, for requests of one kind ("complete" or
+    "structured"): a callable that still keeps its place among the replies of its kind."""
+
+    reply: Callable[[ScriptedRequest], Reply]
+    kind: str
+
+
+@dataclass
 class ScriptedRequest:
     kind: str  # "complete" | "structured"
     messages: list[Message]
@@ -72,11 +88,11 @@ class ScriptedRequest:
 
 
 Reply = Say | CallTools | Fill | Fail | BaseModel
-Step = Reply | Callable[[ScriptedRequest], Reply]
+Step = Reply | Computed | Callable[[ScriptedRequest], Reply]
 
 
-def say(text: str) -> Say:
-    return Say(text)
+def say(text: str, pace_s: float = 0.0) -> Say:
+    return Say(text, pace_s)
 
 
 def call(name: str, /, **arguments: Any) -> CallTools:
@@ -110,11 +126,18 @@ class ScriptedModel:
             )
 
     # --- Model protocol -------------------------------------------------------------------
-    def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> Completion:
+    def complete(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]] | None = None,
+        _pace: list[float] | None = None,
+    ) -> Completion:
         request = ScriptedRequest("complete", list(messages), tools)
         reply = self._next(request)
         offered = {t["function"]["name"] for t in tools or []}
         if isinstance(reply, Say):
+            if _pace is not None:
+                _pace.append(reply.pace_s)
             return Completion(reply.text, [], Usage(calls=1))
         if isinstance(reply, CallTools):
             calls = []
@@ -126,6 +149,32 @@ class ScriptedModel:
         raise ScriptError(
             f"runtime asked for a completion but the script's next reply is {self._describe(reply)}"
         )
+
+    def stream(
+        self, messages: list[Message], tools: list[dict[str, Any]] | None = None
+    ) -> Iterator[str | Completion]:
+        """`complete`, its text given word by word (paced as the script says)."""
+        completion, pace = self._paced(messages, tools)
+        for word in _words(completion.text or ""):
+            if pace:
+                time.sleep(pace)
+            yield word
+        yield completion
+
+    async def astream(
+        self, messages: list[Message], tools: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[str | Completion]:
+        completion, pace = self._paced(messages, tools)
+        for word in _words(completion.text or ""):
+            if pace:
+                await asyncio.sleep(pace)
+            yield word
+        yield completion
+
+    def _paced(self, messages: list[Message], tools: list[dict[str, Any]] | None) -> tuple[Completion, float]:
+        paces: list[float] = []
+        completion = self.complete(messages, tools, paces)
+        return completion, (paces[0] if paces else 0.0)
 
     def structured(self, messages: list[Message], response_model: type[M]) -> Structured[M]:
         request = ScriptedRequest("structured", list(messages), None, response_model)
@@ -155,8 +204,18 @@ class ScriptedModel:
                 f"unexpected call #{len(self.requests)} for {what}: the script is exhausted. "
                 f"Last message: {(request.messages[-1].content or '')[:200]!r}"
             )
-        step = self._script.pop(0)
-        reply = step(request) if callable(step) and not isinstance(step, BaseModel) else step
+        index = next((i for i, step in enumerate(self._script) if _answers(step, request)), None)
+        if index is None:
+            what = request.response_model.__name__ if request.response_model else "a completion"
+            raise ScriptError(
+                f"runtime asked for {what} (call #{len(self.requests)}) but the script has no reply "
+                f"of that kind left; next: {self._describe(self._script[0])}"
+            )
+        step = self._script.pop(index)
+        if isinstance(step, Computed):
+            reply = step.reply(request)
+        else:
+            reply = step(request) if callable(step) and not isinstance(step, BaseModel) else step
         if isinstance(reply, Fail):
             raise reply.error
         return reply
@@ -184,12 +243,35 @@ class ScriptedModel:
         return cls(steps, name=f"scripted:{p.name}")
 
 
+def _answers(step: Step, request: ScriptedRequest) -> bool:
+    """Whether a scripted step can be the reply to this request (callables and failures answer
+    any kind: they are taken in order)."""
+    if isinstance(step, (Say, CallTools)):
+        return request.kind == "complete"
+    if isinstance(step, Fill):
+        return request.kind == "structured" and (
+            step.expect is None
+            or request.response_model is None
+            or step.expect == request.response_model.__name__
+        )
+    if isinstance(step, BaseModel):
+        return request.response_model is not None and isinstance(step, request.response_model)
+    if isinstance(step, Computed):
+        return step.kind == request.kind
+    return True
+
+
+def _words(text: str) -> list[str]:
+    """Text in stream-sized pieces: each word with the space before it."""
+    return re.findall(r"\s*\S+", text) or ([text] if text else [])
+
+
 def _parse_step(path: Path, index: int, item: Any) -> Reply:
     where = f"{path}: reply #{index}"
     if not isinstance(item, dict):
         raise DefinitionError(f"{where}: expected a mapping with say, call or fill")
     if "say" in item:
-        return Say(str(item["say"]))
+        return Say(str(item["say"]), float(item.get("pace", 0.0)))
     if "call" in item:
         spec = item["call"]
         specs = spec if isinstance(spec, list) else [spec]
@@ -231,6 +313,7 @@ class FunctionModel:
 
 
 __all__ = [
+    "Computed",
     "FunctionModel",
     "ScriptedModel",
     "ScriptedRequest",

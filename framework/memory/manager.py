@@ -8,16 +8,18 @@ Step 2 is `recall` (with `load_state` for the session's working state), step 6 i
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from framework.config import Settings
 from framework.embeddings import Embedder, resolve_embedder
-from framework.errors import FrameworkError, ModelNotConfigured
+from framework.errors import FrameworkError
 from framework.llm.base import Model
 from framework.llm.messages import Usage
+from framework.log import headline, logger, user_ref
 from framework.memory.context import ContextWindow, TokenCounter
 from framework.memory.governance import (
     Consent,
@@ -30,7 +32,7 @@ from framework.memory.governance import (
 from framework.memory.governance.curation import Judge
 from framework.memory.governance.extraction import comparer, extract
 from framework.memory.governance.provenance import Attribution, attribute
-from framework.memory.jobs import MemoryJobs, exchange_of, exchange_payload
+from framework.memory.jobs import MemoryJobs
 from framework.memory.longterm import (
     LongTermMemory,
     MemoryEntry,
@@ -41,9 +43,11 @@ from framework.memory.longterm import (
     migrate,
     open_engine,
 )
+from framework.memory.longterm.records import MemoryJob
 from framework.memory.operations import MemoryOp
 from framework.memory.procedural import ProceduralMemory, Procedures
 from framework.memory.recollection import Recollection
+from framework.memory.worker import MemoryWorker, NotApplied
 from framework.memory.working import WorkingState, WorkingStore, open_working_store
 from framework.outcome import Exchange, Outcome, ToolCallRecord
 from framework.sensitive import redact, sensitive_values
@@ -91,6 +95,9 @@ class MemoryManager:
         self.jobs = MemoryJobs(self.engine)
         self.consent = Consent(self.engine)
         self.recall_limit = recall_limit
+        self.worker: MemoryWorker | None = None  # start_work: the background worker, if any
+        self._apply: Callable[[MemoryJob, Any], Any] = _not_started
+        self._live: dict[int, Any] = {}  # job id -> what the job may use beyond its payload
 
     @property
     def procedures(self) -> Procedures:
@@ -167,6 +174,22 @@ class MemoryManager:
             embed_ms=embed_ms,
         )
 
+    def related(self, user_id: str, query: str, exclude: set[int | None] | None = None) -> list[MemoryEntry]:
+        """Active facts and outcomes ranked for `query`, without counting as a recall (no access
+        stamps): what memory work compares a turn's new memories with."""
+        if not query.strip():
+            return []
+        found = self.long_term.search(
+            SearchQuery(
+                user_id,
+                query,
+                limit=self.recall_limit,
+                types=(MemoryType.fact.value, MemoryType.outcome.value),
+            ),
+            self.embedder.embed([query])[0],
+        )
+        return [r.memory for r in found.items if r.memory.id not in (exclude or set())]
+
     def visible(
         self, user_id: str | None, shown: list[MemoryEntry], state: WorkingState, recent: int = 5
     ) -> list[MemoryEntry]:
@@ -188,11 +211,13 @@ class MemoryManager:
         state: WorkingState,
         shown: list[MemoryEntry],
         exchange: Exchange,
+        earlier: list[str] | None = None,
     ) -> MemoryWork:
         """Extract (one call) what the turn taught, add what a judged failure taught, then curate
         and write; the comparison call is made by the curator only if it needs one. `shown` are
         the memories the turn showed the model. Raises the model's error when the extraction
-        fails: nothing is written from output we could not read (`defer` keeps the work)."""
+        fails: nothing is written from output we could not read (the job is kept). `earlier` are
+        the user's lines before this exchange (default: the session's last ones)."""
         work = MemoryWork()
         known = self.visible(user_id, shown, state)
         extraction, usage = extract(model, exchange, known)
@@ -213,7 +238,8 @@ class MemoryManager:
         for call in exchange.tool_calls:
             secrets |= sensitive_values(call.result)
         visible = {m.id for m in known if m.id is not None}
-        earlier = [line.content for line in state.conversation if line.role == "user"][-6:]
+        if earlier is None:
+            earlier = [line.content for line in state.conversation if line.role == "user"][-6:]
         said_by = [attribute(c, exchange, known, state.session_id, earlier) for c in extraction.memories]
         work.ops = self.apply(
             user_id,
@@ -228,37 +254,76 @@ class MemoryManager:
         )
         return work
 
-    def defer(
-        self, user_id: str | None, session_id: str, exchange: Exchange, shown: list[MemoryEntry], error: str
-    ) -> int | None:
-        """Keep a turn's memory work whose call failed, to be retried (framework.memory.jobs)."""
-        if user_id is None:
-            return None
-        shown_ids = [m.id for m in shown if m.id is not None]
-        return self.jobs.add(user_id, session_id, exchange_payload(exchange, shown_ids), error)
+    # --- step 6 runs after the answer: the durable queue and its worker --------------------------
+    def start_work(
+        self, apply: Callable[[MemoryJob, Any], Any], background: bool = True, threads: int = 4
+    ) -> None:
+        """Apply queued memory work with `apply` (framework.steps.memorize.apply_job): in background
+        threads, or in the turn's own thread (`background=False`: a turn returns once its memory is
+        applied). Work left queued by an earlier run of any process that is gone is started now."""
+        self._apply = apply
+        if background:
+            self.worker = MemoryWorker(self._run_user, threads)
+            for user_id in self.jobs.users_waiting():
+                self.worker.submit(user_id)
 
-    def retry_deferred(self, model: Model, user_id: str | None, limit: int = 3) -> MemoryWork:
-        """Run this user's kept memory work, oldest first; stop at the first that fails again."""
-        work = MemoryWork()
-        if user_id is None:
-            return work
-        for job in self.jobs.due(user_id, limit):
-            exchange, shown_ids = exchange_of(job.payload)
-            state = self.working.load(user_id, job.session_id)
+    def submit(
+        self, user_id: str, session_id: str, payload: dict[str, Any], live: Any = None
+    ) -> tuple[int, Future[Any]]:
+        """Store a turn's memory work (durably, before this returns) and have it applied: the job's
+        id, and the Future of its result. `live` is what this process may hand the job beyond its
+        stored payload (the exchange as it was said, never stored): a job replayed after a restart
+        has only the payload."""
+        job_id = self.jobs.enqueue(user_id, session_id, payload)
+        if live is not None:
+            self._live[job_id] = live
+        if self.worker is not None:
+            return job_id, self.worker.submit(user_id, job_id)
+        future: Future[Any] = Future()
+        results = self._run_user(user_id)
+        result = results.get(
+            job_id, NotApplied("memory work kept in the store to retry: an earlier job of this user failed")
+        )
+        if isinstance(result, BaseException) and (
+            isinstance(result, AssertionError) or not isinstance(result, FrameworkError)
+        ):
+            raise result  # in the turn's thread, a bug or a test double's complaint surfaces here
+        (future.set_exception if isinstance(result, BaseException) else future.set_result)(result)
+        return job_id, future
+
+    def settle(self, user_id: str | None, timeout: float | None = None) -> bool:
+        """Wait (bounded by the memory_wait_s setting) until the user's queued work is applied."""
+        if self.worker is None or user_id is None:
+            return True
+        return self.worker.settle(user_id, self.settings.memory_wait_s if timeout is None else timeout)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued job of this process is applied."""
+        return True if self.worker is None else self.worker.flush(timeout)
+
+    def _run_user(self, user_id: str) -> dict[int, Any]:
+        """Apply the user's waiting jobs, oldest first; stop at the first that fails (it is kept,
+        and the ones after it wait their turn). Job id -> result, or the exception."""
+        results: dict[int, Any] = {}
+        while (job := self.jobs.claim_next(user_id)) is not None:
+            job_id = job.id or 0
             try:
-                done = self.memorize(
-                    model, user_id, state, self.long_term.get_many(user_id, shown_ids), exchange
+                results[job_id] = self._apply(job, self._live.pop(job_id, None))
+            except BaseException as exc:
+                logger.warning(
+                    "user=%s memory job #%s failed (kept to retry): %s",
+                    user_ref(user_id),
+                    job_id,
+                    headline(str(exc)),
                 )
-            except ModelNotConfigured:
-                raise
-            except FrameworkError as exc:
-                self.jobs.finish(job.id or 0, str(exc))
+                why = str(exc) if isinstance(exc, FrameworkError) else f"{type(exc).__name__}: {exc}"
+                self.jobs.finish(job_id, why, payload=job.payload)
+                results[job_id] = exc
+                if not isinstance(exc, Exception):
+                    raise
                 break
-            self.working.save(state)
-            self.jobs.finish(job.id or 0)
-            work.ops += done.ops
-            work.usage.add(done.usage)
-        return work
+            self.jobs.finish(job_id)
+        return results
 
     def forget_requested(
         self, user_id: str | None, extraction: Extraction, visible_ids: set[int], asked: bool = True
@@ -453,14 +518,25 @@ class MemoryManager:
         """Right to erasure, everywhere memory keeps a user: long-term memories and their indexes,
         pending writes, settings and the audit's text (LongTermMemory.delete_user), then every
         working-memory session (state, conversation, rolling summary). Returns what was deleted."""
+        self.settle(user_id)  # work queued for them lands first, then goes with the rest
         counts = self.long_term.delete_user(user_id, actor=actor, reason=reason)
+        counts["memory_jobs"] = self.jobs.delete_user(user_id)
         counts["sessions"] = self.working.delete_user(user_id)
         return counts
 
     def close(self) -> None:
+        """Apply queued memory work (up to memory_wait_s; what is left stays in the store for the
+        next start), then close the stores."""
+        if self.worker is not None:
+            self.worker.close(self.settings.memory_wait_s)
+            self.worker = None
         self.long_term.flush_reads()
         self.working.close()
         self.engine.dispose()
+
+
+def _not_started(job: MemoryJob, live: Any) -> Any:
+    raise RuntimeError("memory work submitted before MemoryManager.start_work")
 
 
 def _overlaps(query: str, text: str) -> bool:

@@ -50,9 +50,19 @@ class CallContext:
     observe: Callable[[ToolCallRecord], None] = lambda record: None
 
     def run(self, call: ToolCall) -> ToolCallRecord:
-        record = act(call, self.toolbox, self.state, self.state.user_id, self.state.session_id)
+        return self.finish(self.check(call))
+
+    def check(self, call: ToolCall) -> CheckedCall:
+        """The gate's decision on a call, before any human is asked or anything runs."""
+        return check(call, self.toolbox, self.state, self.state.user_id, self.state.session_id)
+
+    def finish(self, checked: CheckedCall) -> ToolCallRecord:
+        """Ask the human if the gate wants one, run the call if allowed, and record it. Tools the
+        call itself calls are gated in this context (recorded on the same turn)."""
+        record = perform(checked, self.toolbox, self)
         self.state.record_call(record.name, record.arguments, record.ok, record.verdict)
-        self.observe(record)
+        with calls_in(self):  # a hook that calls a tool on hearing of this call: gated here too
+            self.observe(record)
         return record
 
 
@@ -70,20 +80,40 @@ def calls_in(context: CallContext) -> Iterator[None]:
         _context.reset(token)
 
 
+@dataclass
+class CheckedCall:
+    """A call the gate has decided on: its record so far, and what a human is to be asked
+    (`request`, when the verdict is "approve"). `spec` is None when it was refused outright."""
+
+    record: ToolCallRecord
+    spec: ToolSpec | None = None
+    request: ApprovalRequest | None = None
+    message: str = ""
+
+
 def act(
     call: ToolCall, toolbox: Toolbox, history: WorkingState, user_id: str | None, session_id: str
 ) -> ToolCallRecord:
     """Validate the call, ask the gate (and a human when a policy wants one), run it if allowed."""
+    return perform(check(call, toolbox, history, user_id, session_id), toolbox, _nested(toolbox, history))
+
+
+def check(
+    call: ToolCall, toolbox: Toolbox, history: WorkingState, user_id: str | None, session_id: str
+) -> CheckedCall:
+    """Validate the call and ask the gate; nothing runs and no human is asked yet."""
     tools = toolbox.tools
     spec = tools.get(call.name)
     if spec is None:
-        return _refused(call, f"error: no tool named {call.name!r}; available: {sorted(tools)}")
+        return CheckedCall(_refused(call, f"error: no tool named {call.name!r}; available: {sorted(tools)}"))
     if call.malformed is not None:
-        return _refused(call, f"error: arguments were not a JSON object: {call.malformed[:200]}", {})
+        return CheckedCall(
+            _refused(call, f"error: arguments were not a JSON object: {call.malformed[:200]}", {})
+        )
     try:
         arguments = spec.validate(call.arguments)
     except ValueError as exc:
-        return _refused(call, f"error: {exc}")
+        return CheckedCall(_refused(call, f"error: {exc}"))
     decision = toolbox.gate.check(call.name, arguments, history, spec.effects)
     record = ToolCallRecord(
         call.name,
@@ -94,18 +124,29 @@ def act(
         effects=decision.effects,
         origin=spec.origin,
     )
+    checked = CheckedCall(record, spec, message=decision.message)
     if decision.verdict == "deny":
         record.result = f"DENIED by policy: {decision.message}"
     elif decision.verdict == "approve":
-        request = ApprovalRequest(call.name, arguments, decision.reasons, user_id, session_id)
-        record.approved = ask(toolbox.approve, request)
+        checked.request = ApprovalRequest(call.name, arguments, decision.reasons, user_id, session_id)
+    return checked
+
+
+def perform(checked: CheckedCall, toolbox: Toolbox, context: CallContext) -> ToolCallRecord:
+    """Ask the human when the gate wants one; run the call if it is allowed (tools it calls are
+    gated in `context`)."""
+    record, spec = checked.record, checked.spec
+    if spec is None or record.verdict == "deny":
+        return record
+    if checked.request is not None:
+        record.approved = ask(toolbox.approve, checked.request)
         if not record.approved:
-            record.result = f"DENIED: a human did not approve this call. {decision.message}"
-    if record.verdict != "deny" and record.approved is not False:
-        with calls_in(_nested(toolbox, history)):
-            _execute(spec, arguments, record)
-        if decision.verdict == "warn":
-            record.result = f"(policy warning: {decision.message}) {record.result}"
+            record.result = f"DENIED: a human did not approve this call. {checked.message}"
+            return record
+    with calls_in(context):
+        _execute(spec, record.arguments, record)
+    if record.verdict == "warn":
+        record.result = f"(policy warning: {checked.message}) {record.result}"
     return record
 
 

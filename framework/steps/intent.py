@@ -1,4 +1,6 @@
-"""Step 1: what does the user want, and what does it mean for memory?"""
+"""What did the user want, and what does it mean for memory? Asked after the answer, as the
+first part of the turn's memory work (framework.steps.memorize): the answer never waits for it.
+Retrieval searches with the user's own words; skills are chosen in the answer request."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ from pydantic import BaseModel, Field
 
 from framework.llm.base import Model
 from framework.llm.messages import Message, Usage
-from framework.memory.procedural import Skill
 from framework.prompts import render
 
 # Acknowledgements cost no LLM call at all: there is nothing in them to understand or remember.
@@ -27,14 +28,20 @@ class Intent(BaseModel):
     forget: bool = Field(False, description="the user asks to forget something")
     correction: bool = Field(False, description="the user corrects something said before")
     trivial: bool = Field(False, description="acknowledgement or small talk: nothing to do or keep")
-    skill: str | None = Field(None, description="the name of the listed skill that fits this request, if any")
 
 
-def detect_intent(model: Model, user_input: str, skills: list[Skill] | None = None) -> tuple[Intent, Usage]:
-    """One structured call (none for an acknowledgement). The skills the agent can walk are
-    listed so the model can pick one: choosing a skill is a judgment, not a word match."""
-    if _TRIVIAL.match(user_input):
-        return Intent(goal="acknowledge", task_type="chat", memory_query="", trivial=True), Usage()
-    messages = [Message("system", render("intent", skills=skills or [])), Message("user", user_input)]
+ACKNOWLEDGED = Intent(goal="acknowledge", task_type="chat", memory_query="", trivial=True)
+
+
+def is_trivial(user_input: str) -> bool:
+    """An acknowledgement: nothing in it to understand or remember (no LLM call at all)."""
+    return bool(_TRIVIAL.match(user_input))
+
+
+def detect_intent(model: Model, user_input: str) -> tuple[Intent, Usage]:
+    """One structured call (none for an acknowledgement)."""
+    if is_trivial(user_input):
+        return ACKNOWLEDGED.model_copy(), Usage()
+    messages = [Message("system", render("intent")), Message("user", user_input)]
     out = model.structured(messages, Intent)
     return out.value, out.usage

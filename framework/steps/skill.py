@@ -1,16 +1,19 @@
-"""Skills that act: the loop picks the skill whose `when_to_use` fits the request, and a
+"""Skills that act: the model picks the skill whose `when_to_use` fits the request (the
+`use_skill` function offered with the answer request, framework.steps.respond), and a
 SkillExecutor walks its steps one by one through the reason ⇄ act cycle — every tool call still
 gated. A step whose tool calls failed (and were not put right within the step) stops the skill
 with the step number and the error."""
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import Any
 
+from framework.events import SkillStep
 from framework.memory.procedural import Skill
 from framework.memory.working import WorkingState
 from framework.outcome import ToolCallRecord
-from framework.steps.intent import Intent
 from framework.steps.respond import ReasonAct
 
 
@@ -24,23 +27,24 @@ class SkillRun:
     text: str = ""
 
 
-def select_skill(skills: list[Skill], intent: Intent) -> Skill | None:
-    """The skill the intent chose, if it is one the agent has and it names tools to walk
-    (a skill without tools is guidance: it is in the prompt, there is nothing to execute)."""
-    return next((s for s in skills if s.name == intent.skill and s.tools), None)
+def walkable(skills: list[Skill]) -> list[Skill]:
+    """The skills the model may choose to walk: those that name tools (a skill without tools is
+    guidance: it is in the prompt, there is nothing to execute)."""
+    return [s for s in skills if s.tools]
 
 
 class SkillExecutor:
     def __init__(self, skill: Skill) -> None:
         self.skill = skill
 
-    def run(self, cycle: ReasonAct, state: WorkingState) -> SkillRun:
+    def run(self, cycle: ReasonAct, state: WorkingState) -> Generator[Any, Any, SkillRun]:
         skill = self.skill
         run = SkillRun(f"{skill.name}@{skill.version}", len(skill.steps))
         state.phase = f"skill {skill.name}"
         state.pending_actions = list(skill.steps)
         for number, step in enumerate(skill.steps, 1):
-            result = cycle.run(
+            yield SkillStep(run.skill, number, len(skill.steps), step)
+            result = yield from cycle.run(
                 f"[skill {skill.name} v{skill.version}, step {number} of {len(skill.steps)}] {step}\n"
                 "Do this step now, using the tools if it needs them, then say in one line what you did."
             )

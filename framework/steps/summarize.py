@@ -9,9 +9,12 @@ from framework.memory.working import ConversationLine
 from framework.prompts import render
 
 
+def summary_prompt(previous: str, lines: list[ConversationLine], max_words: int = 200) -> list[Message]:
+    return [Message("user", render("summarize", previous=previous, lines=lines, max_words=max_words))]
+
+
 def summarize(
     model: Model, previous: str, lines: list[ConversationLine], max_words: int = 200
 ) -> tuple[str, Usage]:
-    prompt = render("summarize", previous=previous, lines=lines, max_words=max_words)
-    reply = model.complete([Message("user", prompt)])
+    reply = model.complete(summary_prompt(previous, lines, max_words))
     return (reply.text or "").strip() or previous, reply.usage

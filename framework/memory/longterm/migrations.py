@@ -74,6 +74,17 @@ def migration_008_api_keys(conn: Connection, dim: int) -> None:
     SQLModel.metadata.create_all(conn, tables=[ApiKey.__table__])  # type: ignore[attr-defined]
 
 
+def migration_009_memory_job_claims(conn: Connection, dim: int) -> None:
+    """memory_job.claimed_by / claimed_at: which worker runs a job, so a job whose process died is
+    run again and no two workers run one user's jobs at once (a new store has them from 007)."""
+    columns = {c["name"] for c in inspect(conn).get_columns("memory_job")}
+    if "claimed_by" not in columns:
+        conn.exec_driver_sql("ALTER TABLE memory_job ADD COLUMN claimed_by VARCHAR NOT NULL DEFAULT ''")
+    if "claimed_at" not in columns:
+        conn.exec_driver_sql("ALTER TABLE memory_job ADD COLUMN claimed_at TIMESTAMP")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_memory_job_status ON memory_job (status, user_id)")
+
+
 MIGRATIONS: list[Callable[[Connection, int], None]] = [
     migration_001_initial,
     migration_002_pending_and_consent,
@@ -83,6 +94,7 @@ MIGRATIONS: list[Callable[[Connection, int], None]] = [
     migration_006_provenance,
     migration_007_memory_jobs,
     migration_008_api_keys,
+    migration_009_memory_job_claims,
 ]
 
 

@@ -108,8 +108,8 @@ class UserSettings(SQLModel, table=True):
 
 
 class MemoryJob(SQLModel, table=True):
-    """Memory work a turn could not finish (its extraction call failed): kept, redacted, and
-    retried later instead of dropped (framework.memory.jobs)."""
+    """A turn's memory work, queued durably when the answer is given and applied after it in the
+    background; kept, redacted, and retried when it fails (framework.memory.jobs)."""
 
     __tablename__ = "memory_job"
 
@@ -119,8 +119,11 @@ class MemoryJob(SQLModel, table=True):
     kind: str = "memorize"
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     attempts: int = 0
-    status: str = "pending"  # pending | done | failed (gave up after MAX_ATTEMPTS)
+    # queued | running (claimed_by a worker) | pending (failed, to retry) | done | failed (gave up)
+    status: str = "pending"
     error: str = ""
+    claimed_by: str = ""  # host:pid of the worker running it
+    claimed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
