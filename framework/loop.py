@@ -74,6 +74,7 @@ def run_turn(rt: Runtime, user_id: str | None, session_id: str, user_input: str)
     clock = _Clock(turn)
     rt.memory.settle(user_id)  # the user's previous turn's memory work first (bounded wait)
     state = rt.memory.load_state(user_id, session_id)
+    clock.lap("load_state")
     # Every tool call of the turn — the model's, a skill's, a hook's, a tool's own — is gated in
     # this context, recorded on the turn, audited and shown to the agent's hook.
     calls = CallContext(rt.toolbox, state, lambda record: _observe(rt, turn, record))

@@ -1,5 +1,9 @@
 """The runtime's own cost per turn: every step of the loop with a ScriptedModel (no LLM latency)
-and the query embedding subtracted, with `memories` memories already stored for the user."""
+and the query embedding subtracted, with `memories` memories already stored for the user.
+
+Three figures per turn: until the answer request leaves (what the user waits for before the
+first word, less the model), until `send` returns (the answer's side), and the memory work
+applied after it in the background (waited for between turns, as a user's next turn does)."""
 
 from __future__ import annotations
 
@@ -66,11 +70,23 @@ def _turn_script(i: int) -> list[Any]:
     return script
 
 
+class _TimedModel(ScriptedModel):
+    """A ScriptedModel that notes when the first answer request of a turn leaves."""
+
+    first_request: float | None = None
+
+    def stream(self, messages: Any, tools: Any = None) -> Any:
+        if self.first_request is None:
+            self.first_request = time.perf_counter()
+        return super().stream(messages, tools)
+
+
 def measure(memories: int = 1000, turns: int = 300) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="framework-bench-") as tmp:
         # A window the whole run fits in: no summary call (the script has none to give).
         settings = dataclasses.replace(load_settings(Path(tmp), embedder="hash"), context_tokens=1_000_000)
-        model = ScriptedModel()
+        settings = dataclasses.replace(settings, memory_work="background")
+        model = _TimedModel()
         agent = _BenchAgent(model=model, settings=settings)
         for i in range(memories):
             topic = _TOPICS[i % len(_TOPICS)]
@@ -82,32 +98,47 @@ def measure(memories: int = 1000, turns: int = 300) -> dict[str, Any]:
             )
 
         overheads: list[float] = []
+        before_request: list[float] = []
+        memory_work: list[float] = []
         steps: dict[str, list[float]] = {}
         for i in range(turns + 20):
             if i % 25 == 0:  # a new session before 30 turns fill the conversation (a summary call)
                 session = agent.session("bench-user", f"bench-{i // 25}")
             model.extend(_turn_script(i))
+            model.first_request = None
             started = time.perf_counter()
             turn = session.send(f"Tell me about {_TOPICS[i % len(_TOPICS)]} please, turn {i}")
-            elapsed = (time.perf_counter() - started) * 1000
+            answered = time.perf_counter()
+            session.flush()  # the memory work, applied after the answer (the next turn waits for it)
+            applied = time.perf_counter()
             if turn.error:  # a turn that failed measures nothing: the bench's script is wrong
                 raise RuntimeError(f"bench turn {i} failed: {turn.error}")
             embed = turn.recollection.embed_ms if turn.recollection else 0.0
             if i >= 20:  # the first turns warm caches (tokenizer, templates, SQLite pages)
-                overheads.append(elapsed - embed)
+                overheads.append((answered - started) * 1000 - embed)
+                before_request.append(((model.first_request or answered) - started) * 1000 - embed)
+                memory_work.append((applied - answered) * 1000)
                 for step, ms in turn.timings_ms.items():
                     steps.setdefault(step, []).append(ms)
         model.assert_consumed()
         agent.close()
-    overheads.sort()
     return {
         "memories": memories,
         "turns": turns,
+        "before_request_p50_ms": round(statistics.median(before_request), 3),
+        "before_request_p95_ms": round(_p95(before_request), 3),
         "turn_overhead_p50_ms": round(statistics.median(overheads), 3),
-        "turn_overhead_p95_ms": round(overheads[int(0.95 * (len(overheads) - 1))], 3),
+        "turn_overhead_p95_ms": round(_p95(overheads), 3),
+        "memory_work_p50_ms": round(statistics.median(memory_work), 3),
+        "memory_work_p95_ms": round(_p95(memory_work), 3),
         "step_p50_ms": {k: round(statistics.median(v), 3) for k, v in steps.items()},
         "help_s": round(_help_seconds(), 3),
     }
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[int(0.95 * (len(ordered) - 1))]
 
 
 def _help_seconds(runs: int = 5) -> float:
