@@ -7,6 +7,7 @@ in a temporary directory, on a Unix socket); each test gets a fresh database."""
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,6 +40,8 @@ def _memory_work_inline(monkeypatch: pytest.MonkeyPatch, request: pytest.Fixture
     thread (memory_work = inline: the same queue and the same job, applied before `send`
     returns), so a test reads the store right after a turn; tests of the background worker are
     marked `background_memory` and get the default worker threads."""
+    if os.environ.get("FRAMEWORK_TEST_MEMORY_WORK") == "background":  # the whole suite on the worker
+        return
     if request.node.get_closest_marker("background_memory") is None:
         monkeypatch.setenv("FRAMEWORK_MEMORY_WORK", "inline")
 

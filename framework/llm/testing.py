@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -110,6 +111,7 @@ class ScriptedModel:
         self.name = name
         self._script: list[Step] = list(script)
         self.requests: list[ScriptedRequest] = []
+        self._lock = threading.RLock()
 
     def extend(self, steps: Iterable[Step]) -> None:
         self._script.extend(steps)
@@ -197,6 +199,17 @@ class ScriptedModel:
 
     # --- internals -------------------------------------------------------------------------
     def _next(self, request: ScriptedRequest) -> Reply:
+        with self._lock:  # the memory worker asks from its own threads
+            step = self._take(request)
+        if isinstance(step, Computed):  # computed outside the lock: it may wait
+            reply = step.reply(request)
+        else:
+            reply = step(request) if callable(step) and not isinstance(step, BaseModel) else step
+        if isinstance(reply, Fail):
+            raise reply.error
+        return reply
+
+    def _take(self, request: ScriptedRequest) -> Step:
         self.requests.append(request)
         if not self._script:
             what = request.response_model.__name__ if request.response_model else "a completion"
@@ -211,14 +224,7 @@ class ScriptedModel:
                 f"runtime asked for {what} (call #{len(self.requests)}) but the script has no reply "
                 f"of that kind left; next: {self._describe(self._script[0])}"
             )
-        step = self._script.pop(index)
-        if isinstance(step, Computed):
-            reply = step.reply(request)
-        else:
-            reply = step(request) if callable(step) and not isinstance(step, BaseModel) else step
-        if isinstance(reply, Fail):
-            raise reply.error
-        return reply
+        return self._script.pop(index)
 
     @staticmethod
     def _describe(step: Any) -> str:
