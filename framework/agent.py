@@ -110,6 +110,7 @@ class Agent:
             max_steps=self.steps_limit,
             judge_outcomes=self.judge_outcomes,
             hooks=self,
+            agent=self.name,
         )
         # Step 6 runs after the answers: queued in the store, applied by the memory worker.
         self.memory.start_work(

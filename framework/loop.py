@@ -40,6 +40,7 @@ from framework.steps.reason import conversation, system_prompt
 from framework.steps.respond import ReasonAct
 from framework.steps.skill import SkillExecutor, walkable
 from framework.steps.summarize import summary_prompt
+from framework.telemetry import NULL, Span
 from framework.turn import Turn
 
 T = TypeVar("T")
@@ -67,9 +68,11 @@ class Runtime:
     max_steps: int
     judge_outcomes: bool
     hooks: Hooks
+    agent: str = "agent"  # the agent's name (traces)
 
 
-def run_turn(rt: Runtime, user_id: str | None, session_id: str, user_input: str) -> Steps:
+def run_turn(rt: Runtime, user_id: str | None, session_id: str, user_input: str, span: Span = NULL) -> Steps:
+    """One turn; `span` is the turn's trace span (its steps are traced under it)."""
     turn = Turn(user_id, session_id, user_input, wait_s=rt.memory.settings.memory_wait_s)
     clock = _Clock(turn)
     rt.memory.settle(user_id)  # the user's previous turn's memory work first (bounded wait)
@@ -79,14 +82,26 @@ def run_turn(rt: Runtime, user_id: str | None, session_id: str, user_input: str)
     # this context, recorded on the turn, audited and shown to the agent's hook.
     calls = CallContext(rt.toolbox, state, lambda record: _observe(rt, turn, record))
     try:
-        cycle = yield from _answer(rt, turn, state, calls, clock)
+        cycle = yield from _answer(rt, turn, state, calls, clock, span)
     except BaseException:  # cancelled by the caller, or stopped: what ran is on record (the gate needs it)
         if turn.tool_calls:
             rt.memory.save_state(state)
         raise
     yield from _fold_anonymous(rt, turn, state, cycle)
-    job = _memory_work(rt, turn, state, cycle)
+    step = span.child("framework.memory_queue")
+    job = _memory_work(rt, turn, state, cycle, span)  # the work is traced under the turn
+    step.set("framework.memory_job", job)
+    step.end()
     clock.lap("memory_queued")
+    span.update(
+        {
+            "framework.tool_calls": len(turn.tool_calls),
+            "framework.skill": turn.skill.skill if turn.skill else None,
+            "framework.outcome": turn._outcome.status if turn._outcome else None,
+            "framework.answer_chars": len(turn.answer),
+            "framework.error": turn._error,
+        }
+    )
     if job is not None:
         yield MemoryQueued(job)
     _log(turn)
@@ -95,7 +110,9 @@ def run_turn(rt: Runtime, user_id: str | None, session_id: str, user_input: str)
     yield TurnFinished(turn)
 
 
-def _answer(rt: Runtime, turn: Turn, state: WorkingState, calls: CallContext, clock: _Clock) -> Any:
+def _answer(
+    rt: Runtime, turn: Turn, state: WorkingState, calls: CallContext, clock: _Clock, span: Span
+) -> Any:
     """Retrieve, then reason ⇄ act (streamed), then evaluate; returns the cycle."""
     memory = rt.memory
     user_id, user_input = turn.user_id, turn.user_input
@@ -104,7 +121,7 @@ def _answer(rt: Runtime, turn: Turn, state: WorkingState, calls: CallContext, cl
     if is_trivial(user_input):
         turn.intent = ACKNOWLEDGED.model_copy()
     procedures = memory.procedures  # skills and policies as the files say now, once per turn
-    turn.recollection = recalled = memory.recall(user_id, user_input, (), procedures)
+    turn.recollection = recalled = memory.recall(user_id, user_input, (), procedures, span)
     clock.lap("retrieve")
 
     system = system_prompt(rt.instructions, recalled, state, rt.window)
@@ -116,6 +133,23 @@ def _answer(rt: Runtime, turn: Turn, state: WorkingState, calls: CallContext, cl
         turn.fail(f"{type(exc).__name__}: {exc}")
         turn.answer = turn.answer or f"I could not finish this: {exc}"
 
+    calls.span = step = span.child("framework.reason_act")
+    try:
+        yield from _reason_act(cycle, turn, state, unfinished)
+    finally:  # also when the caller cancels the turn mid-answer
+        step.set("framework.tool_calls", len(cycle.tool_calls))
+        step.end()
+    turn.messages = cycle.messages
+    turn.answer_usage.add(cycle.usage)
+    clock.lap("reason_act")
+    turn.outcome = evaluate(turn.tool_calls, turn.answer, turn._error)  # the model may judge it later
+    return cycle
+
+
+def _reason_act(
+    cycle: ReasonAct, turn: Turn, state: WorkingState, unfinished: Callable[[FrameworkError], None]
+) -> Any:
+    """Reason ⇄ act until an answer; a skill the model chose is walked through the same cycle."""
     result = yield from _attempt(cycle.run(), unfinished)
     if result is not None and result.skill is not None:
         walk = SkillExecutor(result.skill).run(cycle, state)
@@ -128,19 +162,15 @@ def _answer(rt: Runtime, turn: Turn, state: WorkingState, calls: CallContext, cl
                 )
     elif result is not None:
         turn.answer = result.text
-    turn.messages = cycle.messages
-    turn.answer_usage.add(cycle.usage)
-    clock.lap("reason_act")
-    turn.outcome = evaluate(turn.tool_calls, turn.answer, turn._error)  # the model may judge it later
-    return cycle
+    return result
 
 
-def _memory_work(rt: Runtime, turn: Turn, state: WorkingState, cycle: ReasonAct) -> int | None:
+def _memory_work(rt: Runtime, turn: Turn, state: WorkingState, cycle: ReasonAct, span: Span) -> int | None:
     """Keep the exchange in working memory and queue what memory does with the turn: stored
     before this returns, applied after it (or here, with memory_work = inline)."""
     memory, recalled = rt.memory, turn.recollection
     lines_before = len(state.conversation)
-    said = Said(turn.exchange(), [line.content for line in state.conversation if line.role == "user"])
+    said = Said(turn.exchange(), [line.content for line in state.conversation if line.role == "user"], span)
     state.add_exchange(turn.user_input, turn.answer, [c.result for c in turn.tool_calls])
     memory.save_state(state)
     fold = min(lines_before, rt.window.to_fold(cycle.system, conversation(state), [], MAX_LINES))

@@ -20,8 +20,11 @@ from collections.abc import AsyncIterator, Iterator
 from framework.events import Event, MemoryApplied, TurnFinished
 from framework.inputs import checked_id, checked_message
 from framework.llm.requests import Steps, adrive, drive
+from framework.llm.traced import traced
+from framework.log import user_ref
 from framework.loop import Runtime, run_turn
 from framework.memory.manager import MemoryManager
+from framework.telemetry import Span, root
 from framework.turn import Turn
 
 
@@ -45,18 +48,38 @@ class Session:
         `TurnFinished` once the turn's memory work ran. Closing the iterator early cancels the
         turn where it stands (tool calls that ran stay on record; nothing is queued for memory)."""
         text = checked_message(text, self.memory.settings.max_message_chars)
-        for event in drive(self._steps(text), self.runtime.model):
-            yield event
-            if wait_memory and isinstance(event, TurnFinished):
-                yield _applied(event.turn)
+        span = self._span()
+        try:
+            for event in drive(self._steps(text, span), traced(self.runtime.model, span)):
+                yield event
+                if wait_memory and isinstance(event, TurnFinished):
+                    yield _applied(event.turn)
+        except GeneratorExit:
+            span.set("framework.cancelled", True)
+            raise
+        except BaseException as exc:
+            span.fail(exc)
+            raise
+        finally:
+            span.end()
 
     async def astream(self, text: str, wait_memory: bool = False) -> AsyncIterator[Event]:
         text = checked_message(text, self.memory.settings.max_message_chars)
-        async for event in adrive(self._steps(text), self.runtime.model):
-            yield event
-            if wait_memory and isinstance(event, TurnFinished):
-                await event.turn.memory_applied_async()
-                yield _applied(event.turn)
+        span = self._span()
+        try:
+            async for event in adrive(self._steps(text, span), traced(self.runtime.model, span)):
+                yield event
+                if wait_memory and isinstance(event, TurnFinished):
+                    await event.turn.memory_applied_async()
+                    yield _applied(event.turn)
+        except GeneratorExit:
+            span.set("framework.cancelled", True)
+            raise
+        except BaseException as exc:
+            span.fail(exc)
+            raise
+        finally:
+            span.end()
 
     def send(self, text: str) -> Turn:
         """Run one turn of the control loop and return its full record (the answer is complete;
@@ -84,8 +107,21 @@ class Session:
         wait runs out, the work stays queued in the store."""
         self.flush()
 
-    def _steps(self, text: str) -> Steps:
-        return run_turn(self.runtime, self.user_id, self.session_id, text)
+    def _steps(self, text: str, span: Span) -> Steps:
+        return run_turn(self.runtime, self.user_id, self.session_id, text, span)
+
+    def _span(self) -> Span:
+        """The turn's span (OpenTelemetry GenAI: invoke_agent); users by reference only."""
+        agent = self.runtime.agent
+        return root(
+            f"invoke_agent {agent}",
+            {
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.agent.name": agent,
+                "framework.user": user_ref(self.user_id),
+                "framework.session": self.session_id,
+            },
+        )
 
 
 def _applied(turn: Turn) -> MemoryApplied:

@@ -309,7 +309,8 @@ def _close(response: Any) -> None:
 def _completion(response: Any, usage: Usage) -> Completion:
     message = response.choices[0].message
     calls = [_parse_tool_call(c) for c in (message.tool_calls or [])]
-    return Completion(message.content, calls, usage)
+    reason = getattr(response.choices[0], "finish_reason", None)
+    return Completion(message.content, calls, usage, str(reason) if reason else None)
 
 
 def _parse_tool_call(call: Any) -> ToolCall:

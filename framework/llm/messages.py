@@ -69,6 +69,7 @@ class Completion:
     text: str | None
     tool_calls: list[ToolCall]
     usage: Usage
+    finish_reason: str | None = None  # stop, tool_calls, length, ... as the provider said
 
 
 @dataclass

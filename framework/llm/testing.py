@@ -140,14 +140,14 @@ class ScriptedModel:
         if isinstance(reply, Say):
             if _pace is not None:
                 _pace.append(reply.pace_s)
-            return Completion(reply.text, [], Usage(calls=1))
+            return Completion(reply.text, [], Usage(calls=1), "stop")
         if isinstance(reply, CallTools):
             calls = []
             for name, args in reply.calls:
                 if name not in offered:
                     raise ScriptError(f"script calls tool {name!r} but the runtime offered {sorted(offered)}")
                 calls.append(ToolCall(f"call_{next(_ids)}", name, dict(args)))
-            return Completion(reply.text, calls, Usage(calls=1))
+            return Completion(reply.text, calls, Usage(calls=1), "tool_calls")
         raise ScriptError(
             f"runtime asked for a completion but the script's next reply is {self._describe(reply)}"
         )

@@ -51,6 +51,7 @@ from framework.memory.worker import MemoryWorker, NotApplied
 from framework.memory.working import WorkingState, WorkingStore, open_working_store
 from framework.outcome import Exchange, Outcome, ToolCallRecord
 from framework.sensitive import redact, sensitive_values
+from framework.telemetry import NULL, Span, content_traced
 
 SUCCESS_BONUS = 0.1
 FAILURE_PENALTY = -0.2
@@ -119,6 +120,44 @@ class MemoryManager:
         return self.working.load(user_id, session_id)
 
     def recall(
+        self,
+        user_id: str | None,
+        query: str,
+        task_tags: tuple[str, ...] = (),
+        procedures: Procedures | None = None,
+        span: Span = NULL,
+    ) -> Recollection:
+        """Everything long-term and procedural memory contribute to a turn about `query`: all active
+        preferences and constraints, the best-ranked facts and outcomes (each explained), the
+        skills whose use matches, and the policies in force. Traced as a `framework.recall` span
+        under `span`: counts, latency, top scores (the memories' text only when asked for)."""
+        started = time.perf_counter()
+        traced = span.child("framework.recall", {"framework.user": user_ref(user_id)})
+        try:
+            found = self._recall(user_id, query, task_tags, procedures)
+        except BaseException as exc:
+            traced.fail(exc)
+            traced.end()
+            raise
+        traced.update(
+            {
+                "framework.recall.preferences": len(found.preferences),
+                "framework.recall.constraints": len(found.constraints),
+                "framework.recall.relevant": len(found.relevant),
+                "framework.recall.dropped": len(found.dropped),
+                "framework.recall.top_scores": [round(r.score, 4) for r in found.relevant[:5]],
+                "framework.recall.embed_ms": round(found.embed_ms, 3),
+                "framework.recall.latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                "framework.recall.query": query if content_traced() else None,
+                "framework.recall.memories": [r.memory.content for r in found.relevant]
+                if content_traced()
+                else None,
+            }
+        )
+        traced.end()
+        return found
+
+    def _recall(
         self,
         user_id: str | None,
         query: str,

@@ -23,6 +23,7 @@ from framework.gate import ApprovalRequest, Approver, PolicyGate, ask
 from framework.llm.messages import ToolCall
 from framework.memory.working import WorkingState
 from framework.outcome import ToolCallRecord
+from framework.telemetry import NULL, Span
 from framework.tools import ToolSpec
 
 
@@ -48,6 +49,7 @@ class CallContext:
     toolbox: Toolbox
     state: WorkingState
     observe: Callable[[ToolCallRecord], None] = lambda record: None
+    span: Span = NULL  # the turn's step that tool calls are traced under
 
     def run(self, call: ToolCall) -> ToolCallRecord:
         return self.finish(self.check(call))
@@ -59,7 +61,22 @@ class CallContext:
     def finish(self, checked: CheckedCall) -> ToolCallRecord:
         """Ask the human if the gate wants one, run the call if allowed, and record it. Tools the
         call itself calls are gated in this context (recorded on the same turn)."""
+        span = self.span.child(
+            f"execute_tool {checked.record.name}",
+            {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": checked.record.name},
+        )
         record = perform(checked, self.toolbox, self)
+        span.update(
+            {
+                "framework.gate.verdict": record.verdict,
+                "framework.gate.policies": record.policies,  # name@version of each that decided
+                "framework.gate.effects": record.effects,
+                "framework.gate.approved": record.approved,
+                "framework.tool.ok": record.ok,
+                "framework.tool.origin": record.origin,
+            }
+        )
+        span.end()
         self.state.record_call(record.name, record.arguments, record.ok, record.verdict)
         with calls_in(self):  # a hook that calls a tool on hearing of this call: gated here too
             self.observe(record)

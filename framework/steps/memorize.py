@@ -20,6 +20,7 @@ from typing import Any
 from framework.errors import FrameworkError, ModelNotConfigured, ScriptError
 from framework.llm.base import Model
 from framework.llm.messages import Usage
+from framework.llm.traced import traced
 from framework.log import authored_reason, logger, user_ref
 from framework.memory.jobs import exchange_of, exchange_payload
 from framework.memory.longterm.records import MemoryJob
@@ -31,6 +32,7 @@ from framework.steps.evaluate import judge
 from framework.steps.intent import ACKNOWLEDGED, Intent, detect_intent
 from framework.steps.retrieve import task_goal
 from framework.steps.summarize import summarize
+from framework.telemetry import NULL, Span, content_traced
 
 
 @dataclass
@@ -89,10 +91,37 @@ class Said:
 
     exchange: Exchange
     earlier: list[str]
+    trace: Span = NULL  # the turn's span: the job's is traced under it
 
 
 def apply_job(memory: MemoryManager, model: Model, job: MemoryJob, said: Said | None = None) -> JobResult:
-    """Run one queued job. Raises the model's error when a call fails (the job is kept)."""
+    """Run one queued job. Raises the model's error when a call fails (the job is kept). Traced as
+    a `framework.memory_work` span (under its turn's, when it runs in the process that answered),
+    its LLM calls under it and each memory operation as an event."""
+    span = (said.trace if said is not None else NULL).child(
+        "framework.memory_work", {"framework.memory_job": job.id, "framework.user": user_ref(job.user_id)}
+    )
+    try:
+        result = _apply(memory, traced(model, span), job, said)
+    except BaseException as exc:
+        span.fail(exc)
+        span.end()
+        raise
+    for op in result.ops:
+        span.event(
+            f"memory.{op.kind}",
+            {
+                "framework.memory_id": op.memory_id,
+                "framework.reason": authored_reason(op.reason),
+                "framework.content": op.content if content_traced() else None,
+            },
+        )
+    span.update({"framework.intent.trivial": result.intent.trivial, "framework.memory_ops": len(result.ops)})
+    span.end()
+    return result
+
+
+def _apply(memory: MemoryManager, model: Model, job: MemoryJob, said: Said | None) -> JobResult:
     payload = job.payload
     exchange, shown_ids = exchange_of(payload)
     exchange = said.exchange if said is not None else exchange
