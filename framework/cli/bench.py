@@ -240,3 +240,40 @@ def concurrency(processes: int, seconds: float, users: int, as_json: bool) -> No
         click.echo(json.dumps(result))
         return
     _show(f"{processes} processes x {seconds:g} s on one SQLite store", result)
+
+
+@bench.command()
+@click.option("--latency-ms", default=300.0, show_default=True, help="the model server's time to first byte")
+@click.option("--token-ms", default=20.0, show_default=True, help="the pause between streamed words")
+@click.option("--pause-ms", default=500.0, show_default=True, help="the user's pause before each next line")
+@click.option("--rounds", default=3, show_default=True, help="times the conversation is played")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def latency(latency_ms: float, token_ms: float, pause_ms: float, rounds: int, as_json: bool) -> None:
+    """Time to the first word and to the memory work, against a bare streaming litellm loop."""
+    from framework.bench.latency import measure
+
+    r = measure(latency_ms=latency_ms, rounds=rounds, token_ms=token_ms, pause_ms=pause_ms)
+    if as_json:
+        click.echo(json.dumps(r))
+        return
+    click.echo(
+        f"a fake model server on loopback: first byte after {latency_ms:g} ms, a word every {token_ms:g} ms; "
+        f"{rounds} rounds, {pause_ms:g} ms between turns; medians"
+    )
+    click.echo(
+        f"  {'kind':<16}{'requests':>9}{'before':>7}{'first word':>12}{'bare':>8}{'ratio':>7}"
+        f"{'send':>9}{'bare':>8}{'memory after':>14}"
+    )
+    for kind, k in r["kinds"].items():
+        click.echo(
+            f"  {kind:<16}{k['llm_requests']:>9g}{k['requests_before_answer']:>7}"
+            f"{k['first_token_ms']:>10.0f}ms{k['bare_first_token_ms']:>6.0f}ms{k['first_token_ratio']:>7.2f}"
+            f"{k['send_returns_ms']:>7.0f}ms{k['bare_done_ms']:>6.0f}ms{k['memory_applied_after_answer_ms']:>12.0f}ms"
+        )
+    t = r["targets"]
+    click.echo(
+        f"  first-word ratio, worst kind: {r['first_token_ratio_max']:.2f} "
+        f"(target <= {t['first_token_ratio_max']:.2f}); "
+        f"memory applied after the answer, p95: {r['memory_applied_after_answer_ms_p95']:.0f} ms "
+        f"(target <= {t['memory_applied_after_answer_ms_p95']:.0f} ms)"
+    )
