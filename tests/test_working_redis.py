@@ -175,6 +175,18 @@ def test_sessions_of_one_user_never_overwrite_each_other(store: WorkingStore) ->
     assert (store.load("ada", "s1").goal, store.load("ada", "s2").goal) == (None, "second")
 
 
+def test_a_users_sessions_are_listed_newest_first_and_only_theirs(store: WorkingStore) -> None:
+    store.save(full_state("ada", "older:one", "first"))
+    store.save(full_state("ada", "newer", "second"))
+    store.save(full_state("ada:x", "s9", "another user whose id starts the same"))
+    store.save(full_state(None, "s1", "anonymous"))
+    assert [(s.session_id, s.goal) for s in store.sessions("ada")] == [
+        ("newer", "second"),
+        ("older:one", "first"),
+    ]
+    assert store.sessions("nobody") == []
+
+
 def test_complete_returns_the_final_state_and_drops_it(store: WorkingStore) -> None:
     store.save(full_state("ada", "s1", "ship it"))
     done = store.complete("ada", "s1")

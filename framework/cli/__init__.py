@@ -8,6 +8,7 @@ import click
 from framework.cli.bench import bench
 from framework.cli.chat import chat
 from framework.cli.demo import demo
+from framework.cli.doctor import doctor
 from framework.cli.keys import keys
 from framework.cli.mcp import mcp
 from framework.cli.memory import config, memory
@@ -15,13 +16,14 @@ from framework.cli.skills import skills
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option("0.1.0", prog_name="framework")
+@click.version_option(package_name="framework", prog_name="framework")
 def main() -> None:
     """An agent runtime that owns a governed memory.
 
     \b
     framework demo                      the runtime end to end, offline (scripted model)
     framework chat --agent assistant    talk to an agent (needs a model: --model or FRAMEWORK_MODEL)
+    framework doctor                    check the model, embedder, stores and permissions
     framework memory list --user ada    what is remembered about a user, and the audit trail
     framework bench overhead            the runtime's own cost per turn
     framework skills list               the skills and policies that load, and each problem
@@ -31,6 +33,7 @@ def main() -> None:
 
 main.add_command(chat)
 main.add_command(demo)
+main.add_command(doctor)
 main.add_command(bench)
 main.add_command(memory)
 main.add_command(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,14 @@ def _line(m: MemoryEntry) -> str:
 
 
 # MemoryType's values (framework.memory.longterm.records imports SQLModel: not at --help time).
+_user_option = click.option(
+    "--user",
+    default=lambda: getpass.getuser(),
+    show_default="you ($USER), as chat does",
+    help="whose memories",
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="print JSON")
+
 _type_option = click.option(
     "--type",
     "types",
@@ -51,16 +60,18 @@ _type_option = click.option(
 
 
 @memory.command("list")
-@click.option("--user", required=True)
+@_user_option
 @click.option("--all", "show_all", is_flag=True, help="include superseded and forgotten memories")
 @_type_option
 @click.option("--tag", "tags", multiple=True, help="only memories with this tag (repeatable: any of them)")
+@_json_option
 @common
 def list_(
     user: str,
     show_all: bool,
     types: tuple[str, ...],
     tags: tuple[str, ...],
+    as_json: bool,
     home: str | None,
     embedder: str | None,
 ) -> None:
@@ -74,6 +85,10 @@ def list_(
         ]
     else:
         entries = manager.long_term.active(user, types or None, tags or None)
+    if as_json:
+        click.echo(json.dumps([m.model_dump(mode="json", exclude={"embedder"}) for m in entries]))
+        manager.close()
+        return
     for m in entries:
         click.echo(_line(m))
     if not entries:
@@ -83,7 +98,7 @@ def list_(
 
 @memory.command()
 @click.argument("memory_id", type=int)
-@click.option("--user", required=True)
+@_user_option
 @common
 def show(memory_id: int, user: str, home: str | None, embedder: str | None) -> None:
     """One memory by id, with every field and its audit trail."""
@@ -102,11 +117,12 @@ def show(memory_id: int, user: str, home: str | None, embedder: str | None) -> N
 
 @memory.command()
 @click.argument("query")
-@click.option("--user", required=True)
+@_user_option
 @click.option("--limit", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option("--min-confidence", default=0.0, show_default=True)
 @_type_option
 @click.option("--tag", "tags", multiple=True, help="only memories with one of these tags (repeatable)")
+@_json_option
 @common
 def recall(
     query: str,
@@ -115,6 +131,7 @@ def recall(
     min_confidence: float,
     types: tuple[str, ...],
     tags: tuple[str, ...],
+    as_json: bool,
     home: str | None,
     embedder: str | None,
 ) -> None:
@@ -129,6 +146,25 @@ def recall(
         SearchQuery(user, query, limit, min_confidence, types or None, tags or None), vector
     )
     manager.close()
+    if as_json:
+        items = [
+            {
+                "memory": r.memory.model_dump(mode="json", exclude={"embedder"}),
+                "score": r.score,
+                "via": r.via,
+                "signals": r.signals,
+                "relevance_parts": r.relevance_parts,
+            }
+            for r in result.items
+        ]
+        out = {
+            "items": items,
+            "candidates": result.candidates,
+            "dropped": result.dropped,
+            "warnings": result.warnings,
+        }
+        click.echo(json.dumps(out, default=str))
+        return
     click.echo(
         "candidates: " + ", ".join(f"{k} {v}" for k, v in result.candidates.items())
         if result.candidates
@@ -147,7 +183,7 @@ def recall(
 
 
 @memory.command()
-@click.option("--user", required=True)
+@_user_option
 @common
 def audit(user: str, home: str | None, embedder: str | None) -> None:
     """Every operation on the user's memory, oldest first."""
@@ -159,7 +195,7 @@ def audit(user: str, home: str | None, embedder: str | None) -> None:
 
 
 @memory.command()
-@click.option("--user", required=True)
+@_user_option
 @common
 def export(user: str, home: str | None, embedder: str | None) -> None:
     """Everything stored about the user (memories, history, audit) as JSON on stdout."""
@@ -170,7 +206,7 @@ def export(user: str, home: str | None, embedder: str | None) -> None:
 
 @memory.command()
 @click.argument("memory_id", type=int)
-@click.option("--user", required=True)
+@_user_option
 @click.option("--reason", default="forgotten on request (CLI)", show_default=True)
 @click.option(
     "--hard",
@@ -234,7 +270,7 @@ def config(home: str | None, embedder: str | None, model: str | None) -> None:
 
 
 @memory.command()
-@click.option("--user", required=True)
+@_user_option
 @common
 def pending(user: str, home: str | None, embedder: str | None) -> None:
     """Writes waiting for approval (when the agent's write policy requires it)."""
@@ -265,7 +301,7 @@ def _decide(user: str, pending_id: int, approved: bool, home: str | None, embedd
 
 @memory.command()
 @click.argument("pending_id", type=int)
-@click.option("--user", required=True)
+@_user_option
 @common
 def approve(pending_id: int, user: str, home: str | None, embedder: str | None) -> None:
     """Carry out a pending write."""
@@ -274,7 +310,7 @@ def approve(pending_id: int, user: str, home: str | None, embedder: str | None) 
 
 @memory.command()
 @click.argument("pending_id", type=int)
-@click.option("--user", required=True)
+@_user_option
 @common
 def reject(pending_id: int, user: str, home: str | None, embedder: str | None) -> None:
     """Drop a pending write (the rejection is audited)."""
@@ -283,7 +319,7 @@ def reject(pending_id: int, user: str, home: str | None, embedder: str | None) -
 
 @memory.command()
 @click.argument("memory_ids", type=int, nargs=-1, required=True)
-@click.option("--user", required=True)
+@_user_option
 @click.option("--content", required=True, help="the merged statement that replaces them")
 @common
 def merge(
@@ -301,7 +337,7 @@ def merge(
 
 
 @memory.command("opt-out")
-@click.option("--user", required=True)
+@_user_option
 @click.option("--undo", is_flag=True, help="opt back in")
 @common
 def opt_out(user: str, undo: bool, home: str | None, embedder: str | None) -> None:

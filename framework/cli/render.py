@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from framework.outcome import ToolCallRecord
     from framework.turn import Turn
 
 
@@ -18,14 +19,19 @@ def answer(turn: Turn, speaker: str = "agent") -> None:
 
 def tool_calls(turn: Turn) -> None:
     for t in turn.tool_calls:
-        args = ", ".join(f"{k}={v!r}" for k, v in t.arguments.items())
-        verdict = t.verdict + ("" if t.approved is None else (" → approved" if t.approved else " → refused"))
-        colour = {"allow": "cyan", "warn": "yellow"}.get(t.verdict, "red")
-        click.echo(
-            click.style(f"  tool {t.name}({args}) [{verdict}] ", fg=colour)
-            + ("ok" if t.ok else "not run / failed")
-            + f": {t.result[:160]}"
-        )
+        tool_call(t)
+
+
+def tool_call(t: ToolCallRecord) -> None:
+    """One line: the call, the gate's verdict (and the human's), and what came of it."""
+    args = ", ".join(f"{k}={v!r}" for k, v in t.arguments.items())
+    verdict = t.verdict + ("" if t.approved is None else (" → approved" if t.approved else " → refused"))
+    colour = {"allow": "cyan", "warn": "yellow"}.get(t.verdict, "red")
+    click.echo(
+        click.style(f"  tool {t.name}({args}) [{verdict}] ", fg=colour)
+        + ("ok" if t.ok else "not run / failed")
+        + f": {t.result[:160]}"
+    )
 
 
 def recollection(turn: Turn) -> None:
@@ -51,8 +57,9 @@ def memory_ops(turn: Turn) -> None:
         click.echo(click.style(f"  memory {op.kind} {target}{text} — {op.reason}", fg=colour))
 
 
-def steps(turn: Turn) -> None:
-    """Everything the loop did, step by step (used by the demo and chat's /steps)."""
+def steps(turn: Turn, tools: bool = True) -> None:
+    """Everything the loop did, step by step (used by the demo and chat's /steps); `tools=False`
+    when the calls were shown as they happened."""
     if turn.intent is not None:
         i = turn.intent
         flags = [n for n in ("remember", "forget", "correction", "trivial") if getattr(i, n)]
@@ -66,7 +73,8 @@ def steps(turn: Turn) -> None:
         done = f"steps {turn.skill.completed} of {turn.skill.steps} done"
         stop = f", stopped at step {turn.skill.failed_step}" if turn.skill.failed_step else ""
         click.echo(click.style(f"  skill {turn.skill.skill}: {done}{stop}", fg="cyan"))
-    tool_calls(turn)
+    if tools:
+        tool_calls(turn)
     if turn.outcome is not None:
         click.echo(click.style(f"  5 outcome: {turn.outcome.status} — {turn.outcome.summary}", dim=True))
     memory_ops(turn)

@@ -18,7 +18,7 @@ from framework.config import private_dir, private_file
 from framework.memory.encryption import PlainValues, Values, check_working_store
 from framework.memory.working.merge import next_stored, parse_state
 from framework.memory.working.state import WorkingState
-from framework.memory.working.store import state_key, user_prefix
+from framework.memory.working.store import session_of, state_key, user_prefix
 
 _DB = "cache.db"  # diskcache's SQLite file in its folder
 _MARKER = "encryption"  # a file beside it: how values are kept, readable before the cache opens
@@ -108,6 +108,13 @@ class DiskcacheWorkingStore:
                 con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             con.close()
         return deleted
+
+    def sessions(self, user_id: str) -> list[WorkingState]:
+        """The user's sessions that have not expired, most recently saved first."""
+        prefix = user_prefix(user_id)
+        keys = [k for k in self.cache.iterkeys() if isinstance(k, str) and k.startswith(prefix)]
+        states = [self.load(user_id, session_of(k)) for k in keys]
+        return sorted((s for s in states if s.version), key=lambda s: s.updated_at, reverse=True)
 
     def close(self) -> None:
         self.cache.close()

@@ -19,7 +19,7 @@ from framework.errors import StoreError
 from framework.memory.encryption import PlainValues, Values, check_working_store
 from framework.memory.working.merge import next_stored, parse_state
 from framework.memory.working.state import WorkingState
-from framework.memory.working.store import state_key, user_prefix
+from framework.memory.working.store import session_of, state_key, user_prefix
 
 MAX_SAVE_ATTEMPTS = 50  # each failed attempt means another client's save succeeded meanwhile
 
@@ -106,6 +106,12 @@ class RedisWorkingStore:
         """Delete every session of the user: its state, conversation and rolling summary."""
         keys = list(self.client.scan_iter(match=user_prefix(user_id, self.prefix) + "*", count=500))
         return int(self.client.delete(*keys)) if keys else 0
+
+    def sessions(self, user_id: str) -> list[WorkingState]:
+        """The user's sessions that have not expired, most recently saved first."""
+        keys = self.client.scan_iter(match=user_prefix(user_id, self.prefix) + "*", count=500)
+        states = [self.load(user_id, session_of(k.decode() if isinstance(k, bytes) else k)) for k in keys]
+        return sorted((s for s in states if s.version), key=lambda s: s.updated_at, reverse=True)
 
     def close(self) -> None:
         self.client.close()

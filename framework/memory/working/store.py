@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from framework.memory.working.state import WorkingState
 
@@ -24,6 +24,8 @@ class WorkingStore(Protocol):
 
     def delete_user(self, user_id: str) -> int: ...
 
+    def sessions(self, user_id: str) -> list[WorkingState]: ...
+
     def close(self) -> None: ...
 
 
@@ -33,6 +35,11 @@ def state_key(user_id: str | None, session_id: str, prefix: str = "working") -> 
     # quote() also escapes the glob characters * ? [ ], so a user's prefix is a safe pattern.
     user = "*" if user_id is None else quote(user_id, safe="")
     return f"{prefix}:{user}:{quote(session_id, safe='')}"
+
+
+def session_of(key: str) -> str:
+    """The session id in a key made by `state_key`."""
+    return unquote(key.rsplit(":", 1)[-1])
 
 
 def user_prefix(user_id: str, prefix: str = "working") -> str:
