@@ -10,13 +10,14 @@ wait for memory (`stream(text, wait_memory=True)`); otherwise `turn.memory_ops` 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from framework.gate import ApprovalRequest
-    from framework.memory.operations import MemoryOp
-    from framework.outcome import ToolCallRecord
-    from framework.turn import Turn
+from framework.outcome import ToolCallRecord
+
+# The approval request (framework.gate.ApprovalRequest), the memory operations
+# (framework.memory.operations.MemoryOp) and the Turn (framework.turn.Turn) are typed Any here:
+# this module sits below the layers that yield events (the llm drivers, the steps), and naming
+# those types would make it import upwards.
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class ToolCallStarted:
 class ApprovalNeeded:
     """A policy wants a human's yes for this call; the agent's approver is asked next."""
 
-    request: ApprovalRequest
+    request: Any  # framework.gate.ApprovalRequest
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class MemoryQueued:
 class MemoryApplied:
     """The turn's memory work ran: what it wrote, updated, superseded or forgot."""
 
-    ops: list[MemoryOp]
+    ops: list[Any]  # framework.memory.operations.MemoryOp
     error: str | None = None
 
 
@@ -77,7 +78,7 @@ class MemoryApplied:
 class TurnFinished:
     """The answer is complete; `turn` is the full record (memory may still be applying)."""
 
-    turn: Turn
+    turn: Any  # framework.turn.Turn
 
 
 Event = (

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 
 from framework.events import Event, MemoryApplied, TurnFinished
 from framework.inputs import checked_id, checked_message
@@ -43,7 +43,7 @@ class Session:
     def memory(self) -> MemoryManager:
         return self.runtime.memory
 
-    def stream(self, text: str, wait_memory: bool = False) -> Iterator[Event]:
+    def stream(self, text: str, wait_memory: bool = False) -> Generator[Event, None, None]:
         """Run one turn, yielding its events; with `wait_memory`, a `MemoryApplied` follows the
         `TurnFinished` once the turn's memory work ran. Closing the iterator early cancels the
         turn where it stands (tool calls that ran stay on record; nothing is queued for memory)."""

@@ -23,7 +23,7 @@ from framework.llm.messages import Usage
 from framework.llm.traced import traced
 from framework.log import authored_reason, logger, user_ref
 from framework.memory.jobs import exchange_of, exchange_payload
-from framework.memory.longterm.records import MemoryJob
+from framework.memory.longterm import MemoryJob
 from framework.memory.manager import MemoryManager
 from framework.memory.operations import MemoryOp
 from framework.memory.working import WorkingState

@@ -9,7 +9,14 @@ differs per database).
 """
 
 from framework.memory.longterm.migrations import migrate, open_engine
-from framework.memory.longterm.records import AuditEvent, MemoryEntry, MemorySource, MemoryStatus, MemoryType
+from framework.memory.longterm.records import (
+    AuditEvent,
+    MemoryEntry,
+    MemoryJob,
+    MemorySource,
+    MemoryStatus,
+    MemoryType,
+)
 from framework.memory.longterm.search import SearchQuery, SearchResult
 from framework.memory.longterm.store import LongTermMemory
 from framework.ranking import RankWeights
@@ -18,6 +25,7 @@ __all__ = [
     "AuditEvent",
     "LongTermMemory",
     "MemoryEntry",
+    "MemoryJob",
     "MemorySource",
     "MemoryStatus",
     "MemoryType",
