@@ -339,9 +339,12 @@ def test_a_hundred_sessions_run_concurrently_in_one_event_loop(home: Path, serve
         return await asyncio.gather(*(one(n) for n in range(100)))
 
     try:
+        before = len([t for t in threading.enumerate() if "process_request_thread" not in t.name])
         answers = asyncio.run(main())
         assert answers == ["Noted, thank you."] * 100
-        assert max(threads) < 70  # 100 turns at once, and no thread per turn
+        # 100 turns at once, and no thread per turn: what was added is bounded pools (anyio's 40,
+        # asyncio's executor, the memory worker's 4, litellm's logging), not one per session
+        assert max(threads) - before < 60, (before, max(threads))
         assert agent.memory.flush(timeout=60)
         for n in range(0, 100, 9):  # each user's memory holds their own words only
             contents = [m.content for m in agent.memory.long_term.active(f"user-{n:03d}")]
