@@ -86,6 +86,7 @@ class Agent:
             deadline_s=self.settings.llm_deadline_s,
             retries=self.settings.llm_retries,
             max_tokens=self.settings.llm_max_tokens,
+            structured_mode=self.settings.structured_mode,
         )
         self.approve = approve
         self.log_file = log_to(self.settings.home)

@@ -40,7 +40,10 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     # after its answer: "background" (worker threads; the answer returns at once) or "inline" (in
     # the turn's thread, before send returns: scripts, batch ingestion, deterministic tests).
     "memory_work": ("FRAMEWORK_MEMORY_WORK", "background"),
-    "memory_wait_s": ("FRAMEWORK_MEMORY_WAIT_S", 30.0),  # how long a user's next turn waits for it
+    "memory_wait_s": ("FRAMEWORK_MEMORY_WAIT_S", 30.0),
+    # How structured outputs are asked for (instructor's mode): auto (tool calling where the model
+    # has it, else a JSON schema response format, else JSON in a markdown block), or one of those.
+    "structured_mode": ("FRAMEWORK_STRUCTURED_MODE", "auto"),  # how long a user's next turn waits for it
     # The recall's rank weights (framework.ranking.RankWeights), any of them: in
     # config.yaml a mapping (recall_weights: {relevance: 0.7, recency: 0.05}), in the
     # environment "relevance=0.7,recency=0.05".
@@ -53,7 +56,10 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
 _EMBEDDERS = r"local|hash(-\d+)?|(local|litellm):.+"  # what framework.embeddings.resolve_embedder takes
 _INTS = {"working_ttl_s", "context_tokens", "max_steps", "llm_retries", "llm_max_tokens", "max_message_chars"}
 _FLOATS = {"llm_timeout_s", "llm_deadline_s", "memory_wait_s"}
-_CHOICES = {"memory_work": ("background", "inline")}
+_CHOICES = {
+    "memory_work": ("background", "inline"),
+    "structured_mode": ("auto", "tools", "json_schema", "md_json"),
+}
 MIN_KEY_CHARS = 16  # a shorter secret is a password to guess, not a key
 _NEW_KEY = "python -c 'import secrets; print(secrets.token_hex(32))'"
 
@@ -120,6 +126,7 @@ class Settings:
     max_message_chars: int
     memory_work: str
     memory_wait_s: float
+    structured_mode: str
     recall_weights: dict[str, float]
     encryption_key: Secret | None = None  # resolved: given, or read from encryption_key_file
     encryption_key_file: Path | None = None

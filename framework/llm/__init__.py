@@ -16,6 +16,7 @@ def resolve_model(
     retries: int = 2,
     max_tokens: int | None = None,
     deadline_s: float = 60.0,
+    structured_mode: str | None = None,
 ) -> Model:
     """Turn a setting into a Model: a Model passes through, `scripted:FILE` loads a script,
     anything else is a litellm model string (each call bounded by `deadline_s` in all, `timeout_s`
@@ -35,6 +36,7 @@ def resolve_model(
         retries=retries,
         max_tokens=max_tokens,
         deadline_s=deadline_s,
+        structured_mode=structured_mode,
     )
 
 

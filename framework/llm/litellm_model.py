@@ -75,6 +75,7 @@ class LiteLLMModel:
         max_tokens: int | None = None,
         deadline_s: float = 60.0,
         backoff_s: float = 0.5,
+        structured_mode: str | None = None,
     ) -> None:
         self.name = model
         self.api_base = api_base
@@ -86,6 +87,12 @@ class LiteLLMModel:
         self.tool_choice = tool_choice  # None: the provider's default ("auto")
         self.max_tokens = max_tokens  # a cap per reply: a runaway generation cannot hold the model
         self.backoff_s = backoff_s  # the first retry's wait at most; it doubles per retry (jittered)
+        # how structured outputs are asked for: tools, json_schema or md_json; None/"auto": by model
+        if structured_mode not in STRUCTURED_MODES:
+            raise ValueError(
+                f"structured_mode {structured_mode!r}: one of {', '.join(map(str, STRUCTURED_MODES))}"
+            )
+        self.structured_mode = None if structured_mode == "auto" else structured_mode
 
     @property
     def policy(self) -> RetryPolicy:
@@ -214,7 +221,8 @@ class LiteLLMModel:
 
         budget = self.policy.start(self.name)
         received: list[Usage] = []
-        client = instructor.from_litellm(self._sender(litellm, budget, received), mode=instructor.Mode.TOOLS)
+        mode = instructor.Mode[(self.structured_mode or structured_mode_for(litellm, self.name)).upper()]
+        client = instructor.from_litellm(self._sender(litellm, budget, received), mode=mode)
         try:
             # instructor re-asks with the validation error; its retries are this budget's
             value = client.chat.completions.create(
@@ -259,6 +267,23 @@ class LiteLLMModel:
             where = f"the server at {self.api_base} (FRAMEWORK_API_BASE)" if self.api_base else provider
             fix = f"{where} does not serve it: choose another with --model or FRAMEWORK_MODEL"
         return f"model {self.name!r} is not usable: {what}. To fix: {fix}."
+
+
+STRUCTURED_MODES = (None, "auto", "tools", "json_schema", "md_json")
+
+
+def structured_mode_for(litellm: Any, model: str) -> str:
+    """How to ask this model for a structured output (instructor's mode): tool calling where the
+    model has it, else a JSON schema response format where it has that, else JSON in a markdown
+    block read from the text. A model litellm does not know is taken to speak OpenAI's tools (what
+    OpenAI-compatible servers do); `structured_mode` overrides the choice."""
+    try:
+        info = litellm.get_model_info(model)
+    except Exception:
+        return "tools"
+    if info.get("supports_function_calling"):
+        return "tools"
+    return "json_schema" if info.get("supports_response_schema") else "md_json"
 
 
 def key_variable(model: str) -> tuple[str | None, str]:
