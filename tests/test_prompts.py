@@ -98,6 +98,15 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
             "existing #1: Ada prefers Python (preference, explicit, confidence 0.80)",
         ],
     ),
+    "qa_judge": (  # framework bench qa's judge
+        {"question": "What is Ada's cat called?", "gold": "Miso", "answer": "Her cat is Miso."},
+        [
+            "Question: What is Ada's cat called?",
+            "Gold answer: Miso",
+            "Generated answer: Her cat is Miso.",
+            '"label": "CORRECT"',
+        ],
+    ),
 }
 
 

@@ -95,6 +95,69 @@ def retrieval(path: Path, conversations: str | None, embedder: str, as_json: boo
 
 
 @bench.command()
+@click.option("--model", required=True, help="the agent's model: a litellm model string (openai/gpt-4o-mini)")
+@click.option(
+    "--dataset",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a LoCoMo-format JSON file (e.g. locomo10.json); read in place, never copied",
+)
+@click.option("--judge-model", default=None, help="the judge's model (default: --model)")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="the first N questions only")
+@click.option("--resume", is_flag=True, help="continue --out: skip what it already holds")
+@click.option(
+    "--out",
+    default="locomo-qa.jsonl",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="one JSON line per question; the run's memory store goes in <out>.memory/",
+)
+@click.option("--conversations", default=None, help="comma-separated sample ids (default: all)")
+@click.option("--chunk", default=6, show_default=True, type=click.IntRange(min=1), help="turns per extract")
+@click.option("--embedder", default=None, help="the agent's embedder (default: the settings')")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def qa(
+    model: str,
+    dataset: Path,
+    judge_model: str | None,
+    limit: int | None,
+    resume: bool,
+    out: Path,
+    conversations: str | None,
+    chunk: int,
+    embedder: str | None,
+    as_json: bool,
+) -> None:
+    """End-to-end LoCoMo QA with a real model: memory written by the agent's own pipeline, each
+    question answered by the agent, graded by an LLM judge (prompts/qa_judge.j2); J, F1, BLEU-1
+    by category, calls, tokens, latency and cost. See framework/bench/qa.py."""
+    from framework.bench.qa import report, run
+    from framework.errors import FrameworkError
+
+    only = {c.strip() for c in conversations.split(",") if c.strip()} if conversations else None
+    try:
+        result = run(
+            dataset,
+            model,
+            out,
+            judge_model=judge_model,
+            limit=limit,
+            resume=resume,
+            conversations=only,
+            chunk=chunk,
+            embedder=embedder,
+            echo=lambda line: click.echo(line, err=True),
+        )
+    except (ValueError, FrameworkError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for line in report(result):
+        click.echo(line)
+
+
+@bench.command()
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def governance(as_json: bool) -> None:
     """LLM calls and tokens spent on memory operations over a scripted 50-turn conversation."""
@@ -277,3 +340,4 @@ def latency(latency_ms: float, token_ms: float, pause_ms: float, rounds: int, as
         f"memory applied after the answer, p95: {r['memory_applied_after_answer_ms_p95']:.0f} ms "
         f"(target <= {t['memory_applied_after_answer_ms_p95']:.0f} ms)"
     )
+
