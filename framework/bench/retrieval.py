@@ -2,7 +2,8 @@
 finds the turns that answer a question.
 
 Each conversation becomes one user whose memories are its turns ("speaker: text", plus the
-caption of a shared photo), stored through `LongTermMemory` in a temporary SQLite database as a
+caption of a shared photo), stored through `LongTermMemory` in a temporary SQLite database (or,
+with `database_url`, in that empty PostgreSQL database, its tables dropped afterwards) as a
 conversation importer would write them: `created_at` is when the turn was said (the session's
 date; the content stays what was said) and `session_id` its session. Each question of categories
 1-4 is asked as a recall query (limit 10, every memory type, the default `RankWeights`) and scored
@@ -22,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Engine
 
 from framework.embeddings import Embedder, resolve_embedder
 from framework.memory.longterm.migrations import migrate, open_engine
@@ -152,7 +155,10 @@ def load_conversations(path: Path, only: set[str] | None = None) -> list[Convers
 
 
 def measure(
-    path: Path, conversations: set[str] | None = None, embedder: str | Embedder = "local"
+    path: Path,
+    conversations: set[str] | None = None,
+    embedder: str | Embedder = "local",
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     data = load_conversations(path, conversations)
@@ -161,24 +167,18 @@ def measure(
     by_category = {name: Tally() for name in CATEGORIES.values()}
     recall_ms: list[float] = []
     with tempfile.TemporaryDirectory(prefix="framework-locomo-") as tmp:
-        engine = open_engine(f"sqlite:///{Path(tmp) / 'memory.db'}")
-        migrate(engine, model.name, model.dim)
-        store = LongTermMemory(engine)
-        for conv in data:
-            user = conv.sample_id
-            vectors = model.embed([t.content for t in conv.turns])
-            entries = [_memory(user, t, model.name) for t in conv.turns]
-            stored = store.add_many(entries, vectors, actor="bench", reason="locomo turn")
-            dia_of = {e.id: t.dia_id for e, t in zip(stored, conv.turns, strict=True)}
-            queries = model.embed([q.text for q in conv.questions]) if conv.questions else []
-            for question, vector in zip(conv.questions, queries, strict=True):
-                asked = time.perf_counter()
-                result = store.search(SearchQuery(user, question.text, limit=LIMIT), vector)
-                recall_ms.append((time.perf_counter() - asked) * 1000)
-                ranked = [dia_of[r.memory.id] for r in result.items]
-                overall.add(ranked, question.evidence)
-                by_category[question.category].add(ranked, question.evidence)
-        engine.dispose()
+        if database_url:
+            from framework.bench.scale import drop_store, empty_store
+
+            engine = empty_store(database_url)
+        else:
+            engine = open_engine(f"sqlite:///{Path(tmp) / 'memory.db'}")
+        try:
+            _ask(engine, model, data, overall, by_category, recall_ms)
+        finally:
+            if database_url:
+                drop_store(engine)
+            engine.dispose()
     return {
         "overall": overall.report(),
         "by_category": {name: t.report() for name, t in by_category.items()},
@@ -192,6 +192,33 @@ def measure(
         "recall_p50_ms": round(statistics.median(recall_ms), 3) if recall_ms else 0.0,
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _ask(
+    engine: Engine,
+    model: Embedder,
+    data: list[Conversation],
+    overall: Tally,
+    by_category: dict[str, Tally],
+    recall_ms: list[float],
+) -> None:
+    """Store each conversation's turns as its user's memories and ask its questions."""
+    migrate(engine, model.name, model.dim)
+    store = LongTermMemory(engine)
+    for conv in data:
+        user = conv.sample_id
+        vectors = model.embed([t.content for t in conv.turns])
+        entries = [_memory(user, t, model.name) for t in conv.turns]
+        stored = store.add_many(entries, vectors, actor="bench", reason="locomo turn")
+        dia_of = {e.id: t.dia_id for e, t in zip(stored, conv.turns, strict=True)}
+        queries = model.embed([q.text for q in conv.questions]) if conv.questions else []
+        for question, vector in zip(conv.questions, queries, strict=True):
+            asked = time.perf_counter()
+            result = store.search(SearchQuery(user, question.text, limit=LIMIT), vector)
+            recall_ms.append((time.perf_counter() - asked) * 1000)
+            ranked = [dia_of[r.memory.id] for r in result.items]
+            overall.add(ranked, question.evidence)
+            by_category[question.category].add(ranked, question.evidence)
 
 
 def _memory(user: str, turn: Turn, embedder: str) -> MemoryEntry:

@@ -12,7 +12,14 @@ embedding is timed apart (`query_embed_ms`) with the configured embedder on the 
 Peak RSS is the process's peak so far (ru_maxrss): with several sizes, run smallest first.
 
 With `database_url` (postgresql://...) each size is measured in that database instead, which must
-hold no store yet; its tables are dropped after each size. Its size is pg_database_size.
+hold no store yet; its tables are dropped after each size. Its size is pg_database_size. There the
+import is a bulk load: the HNSW index is dropped before it and built after it (`index_build_s`),
+as restoring a large store would be done; rows go in by COPY.
+
+How much the approximate vector search loses is shown apart from the timings: `ann_recall_at_10`
+is the overlap of the backend's 10 nearest (`Backend.nearest`, the vector signal of a recall) with
+the exact 10 nearest of the queried user's vectors, computed here (numpy), averaged over the
+queries. A user whose nearest are exact scans (most users) has 1.0.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from sqlalchemy import Engine
 
 from framework.embeddings import Embedder, resolve_embedder
 from framework.errors import ConfigurationError
+from framework.memory.longterm.backends import backend_for
+from framework.memory.longterm.backends.postgres import PostgresBackend
 from framework.memory.longterm.migrations import migrate, open_engine
 from framework.memory.longterm.records import MemoryEntry
 from framework.memory.longterm.search import SearchQuery
@@ -95,17 +104,25 @@ def measure_one(
     runs = np.arange(0, -(-memories // _RUN), users)
     own = (runs[:, None] * _RUN + np.arange(_RUN)).ravel()
     own = own[own < memories]
+    own_set = {int(i) for i in own}
+    own_ids: list[int] = []  # user 0's memory ids and vectors, in the order written
+    own_vectors: list[np.ndarray] = []
     targets = rng.choice(own, size=warmup + queries)
     wanted = {int(t) for t in targets}
     about: dict[int, tuple[str, np.ndarray]] = {}
 
     with tempfile.TemporaryDirectory(prefix="framework-scale-") as tmp:
         path = (keep or Path(tmp)) / "memory.db"
-        engine = _empty_store(database_url) if database_url else open_engine(f"sqlite:///{path}")
+        engine = empty_store(database_url) if database_url else open_engine(f"sqlite:///{path}")
         try:
             migrate(engine, model.name, dim)
             store = LongTermMemory(engine)
-            ingest_s = 0.0
+            pg = backend_for(engine)  # PostgreSQL: the HNSW index is built after the load
+            bulk = pg if isinstance(pg, PostgresBackend) else None
+            if bulk:
+                with engine.begin() as conn:
+                    bulk.drop_ann_index(conn)
+            ingest_s = index_s = 0.0
             for start in range(0, memories, batch):
                 end = min(memories, start + batch)
                 texts, vectors = _batch(start, end, vocab, dim, seed)
@@ -120,12 +137,19 @@ def measure_one(
                     )
                     for i, text in zip(range(start, end), texts, strict=True)
                 ]
+                mine = [i - start for i in range(start, end) if i in own_set]
+                own_vectors.append(vectors[mine].copy())
                 rows = vectors.tolist()
                 del vectors
                 began = time.perf_counter()
                 store.add_many(entries, rows, actor="bench", reason="scale import")
                 ingest_s += time.perf_counter() - began
+                own_ids.extend(int(entries[i].id) for i in mine)  # type: ignore[arg-type]
                 del entries, rows, texts
+            if bulk:
+                with engine.begin() as conn:
+                    index_s = bulk.build_ann_index(conn)
+                    conn.exec_driver_sql("ANALYZE memory_vec")
 
             # Queries: three words of the target memory; its vector with noise (cosine about 0.9).
             asked: list[tuple[str, list[float]]] = []
@@ -144,6 +168,9 @@ def measure_one(
                 store.search(SearchQuery(user, text, limit=LIMIT), query_vector)
                 if n >= warmup:
                     recall_ms.append((time.perf_counter() - began) * 1000)
+            ann_recall = _ann_recall(
+                engine, user, own_ids, np.concatenate(own_vectors), [v for _, v in asked[warmup:]]
+            )
             embed_ms: list[float] = []
             for n, (text, _) in enumerate(asked):
                 began = time.perf_counter()
@@ -159,8 +186,7 @@ def measure_one(
                 db_bytes = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
         finally:  # the database given is left as it was found, even after a failure
             if database_url:
-                with engine.begin() as conn:
-                    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {', '.join(_STORE_TABLES)}")
+                drop_store(engine)
             engine.dispose()
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -169,13 +195,31 @@ def measure_one(
         "users": users,
         "ingest_per_s": round(memories / ingest_s, 1) if ingest_s else 0.0,
         "ingest_s": round(ingest_s, 3),
+        "index_build_s": round(index_s, 3),
         "recall_p50_ms": round(statistics.median(recall_ms), 3),
         "recall_p95_ms": round(_percentile(recall_ms, 95), 3),
         "query_embed_ms": round(statistics.median(embed_ms), 3),
+        "ann_recall_at_10": round(ann_recall, 3),
         "db_bytes": db_bytes,
         # ru_maxrss is KiB on Linux, bytes on macOS.
         "peak_rss_mb": round(rss / (1024 * 1024 if sys.platform == "darwin" else 1024), 1),
     }
+
+
+def _ann_recall(
+    engine: Engine, user: str, ids: list[int], vectors: np.ndarray, queries: list[list[float]]
+) -> float:
+    """Mean overlap of the backend's 10 nearest with the exact 10 nearest (cosine over the user's
+    unit vectors, here) for each query."""
+    backend = backend_for(engine)
+    known = np.asarray(ids)
+    found = 0
+    with engine.connect() as conn:
+        for query in queries:
+            exact = set(known[np.argsort(-(vectors @ np.asarray(query, dtype=np.float32)))[:LIMIT]].tolist())
+            found += len(exact & {mid for mid, _ in backend.nearest(conn, user, query, LIMIT)})
+    wanted = min(LIMIT, len(ids)) * len(queries)
+    return found / wanted if wanted else 1.0
 
 
 def _store_tables() -> tuple[str, ...]:
@@ -190,12 +234,18 @@ def _store_tables() -> tuple[str, ...]:
 _STORE_TABLES = _store_tables()
 
 
-def _empty_store(url: str) -> Engine:
+def drop_store(engine: Engine) -> None:
+    """Drop every table of the store at `engine` (a bench's, in a database it was given empty)."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {', '.join(_STORE_TABLES)}")
+
+
+def empty_store(url: str) -> Engine:
     """An engine on `url` after checking that no memory store is there: the bench writes into it
-    and drops the store's tables afterwards."""
+    and drops the store's tables afterwards (`drop_store`)."""
     if not url.startswith(("postgresql", "postgres:")):
         raise ConfigurationError(
-            f"--database-url {url!r}: the scale bench measures SQLite in a temporary file of its own; "
+            f"--database-url {url!r}: the bench measures SQLite in a temporary file of its own; "
             "give a postgresql://… URL of an empty database, or leave the option out"
         )
     engine = open_engine(url)
@@ -208,7 +258,7 @@ def _empty_store(url: str) -> Engine:
         engine.dispose()
         raise ConfigurationError(
             f"--database-url {url!r} already holds a memory store (tables {sorted(r[0] for r in found)}); "
-            "the scale bench writes and then drops its own: give it an empty database"
+            "the bench writes and then drops its own: give it an empty database"
         )
     return engine
 

@@ -63,15 +63,25 @@ def overhead(memories: int, turns: int, as_json: bool) -> None:
     show_default=True,
     help="local = all-MiniLM-L6-v2 offline; hash = the deterministic test embedder",
 )
+@click.option(
+    "--database-url",
+    default=None,
+    help="store the turns in this empty PostgreSQL database (postgresql://...), not a temporary SQLite file",
+)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def retrieval(path: Path, conversations: str | None, embedder: str, as_json: bool) -> None:
+def retrieval(
+    path: Path, conversations: str | None, embedder: str, database_url: str | None, as_json: bool
+) -> None:
     """Turn-level recall on LoCoMo: each turn a memory, each question (categories 1-4) a recall
     query through the store's own hybrid search; any@k and all@k for k = 1, 5, 10. No LLM."""
     from framework.bench.retrieval import measure
+    from framework.errors import FrameworkError
 
     only = {c.strip() for c in conversations.split(",") if c.strip()} if conversations else None
     try:
-        result = measure(path, only, embedder)
+        result = measure(path, only, embedder, database_url)
+    except FrameworkError as exc:
+        raise click.ClickException(str(exc)) from None
     except (ValueError, KeyError, TypeError) as exc:
         raise click.ClickException(f"{path}: not a LoCoMo-format file or bad selection: {exc}") from exc
     if as_json:
@@ -229,14 +239,14 @@ def scale(
         f"query embedder {result['embedder']}:"
     )
     click.echo(
-        f"  {'memories':>10} {'ingest/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'embed ms':>9} "
-        f"{'db MB':>8} {'RSS MB':>8}"
+        f"  {'memories':>10} {'ingest/s':>10} {'index s':>8} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'ANN r@10':>8} {'embed ms':>9} {'db MB':>8} {'RSS MB':>8}"
     )
     for r in result["results"]:
         click.echo(
-            f"  {r['memories']:>10} {r['ingest_per_s']:>10.0f} {r['recall_p50_ms']:>8.2f} "
-            f"{r['recall_p95_ms']:>8.2f} {r['query_embed_ms']:>9.3f} {r['db_bytes'] / 1e6:>8.1f} "
-            f"{r['peak_rss_mb']:>8.1f}"
+            f"  {r['memories']:>10} {r['ingest_per_s']:>10.0f} {r['index_build_s']:>8.1f} "
+            f"{r['recall_p50_ms']:>8.2f} {r['recall_p95_ms']:>8.2f} {r['ann_recall_at_10']:>8.3f} "
+            f"{r['query_embed_ms']:>9.3f} {r['db_bytes'] / 1e6:>8.1f} {r['peak_rss_mb']:>8.1f}"
         )
 
 

@@ -113,6 +113,7 @@ def migrate(engine: Engine, embedder_name: str, dim: int) -> None:
             if number > version:
                 migration(conn, int(meta.get("embedding_dim", dim)))
                 set_meta(conn, "schema_version", str(number))
+        backend_for(conn).ensure_indexes(conn)
         stored = meta.get("embedder")
         if stored is None:
             set_meta(conn, "embedder", embedder_name)

@@ -92,6 +92,10 @@ class Backend:
         """Schema version 5: a memory id, once used, is never given to another memory."""
         raise NotImplementedError
 
+    def ensure_indexes(self, conn: Connection) -> None:
+        """At every open, after the migrations: build a search index the store lacks (one added
+        to the backend after the store was made); cheap when they all exist. Nothing by default."""
+
     def recreate_vectors(self, conn: Connection, dim: int) -> None:
         """Drop the vector index and make an empty one of `dim` dimensions (re-embedding)."""
         raise NotImplementedError
