@@ -12,6 +12,7 @@ from framework.cli.doctor import doctor
 from framework.cli.keys import keys
 from framework.cli.mcp import mcp
 from framework.cli.memory import config, memory
+from framework.cli.serve import serve
 from framework.cli.skills import skills
 
 
@@ -28,6 +29,7 @@ def main() -> None:
     framework bench overhead            the runtime's own cost per turn
     framework skills list               the skills and policies that load, and each problem
     framework mcp serve --user ada      the memory as an MCP server (stdio; --transport http)
+    framework serve --agent assistant   the agent over HTTP (OpenAI-compatible; memory REST)
     """
 
 
@@ -40,3 +42,4 @@ main.add_command(config)
 main.add_command(skills)
 main.add_command(mcp)
 main.add_command(keys)
+main.add_command(serve)

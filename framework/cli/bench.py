@@ -351,3 +351,64 @@ def latency(latency_ms: float, token_ms: float, pause_ms: float, rounds: int, as
         f"(target <= {t['memory_applied_after_answer_ms_p95']:.0f} ms)"
     )
 
+
+@bench.command()
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(min=1), help="uvicorn workers")
+@click.option("--users", default=50, show_default=True, type=click.IntRange(min=1), help="users, a key each")
+@click.option("--turns", default=500, show_default=True, type=click.IntRange(min=1), help="chat turns in all")
+@click.option(
+    "--concurrency", default=None, type=click.IntRange(min=1), help="turns in flight (default: --users)"
+)
+@click.option("--latency-ms", default=300.0, show_default=True, help="the model server's time to first byte")
+@click.option("--token-ms", default=10.0, show_default=True, help="the pause between streamed words")
+@click.option("--pause-ms", default=500.0, show_default=True, help="a user's pause before their next line")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def service(
+    workers: int,
+    users: int,
+    turns: int,
+    concurrency: int | None,
+    latency_ms: float,
+    token_ms: float,
+    pause_ms: float,
+    as_json: bool,
+) -> None:
+    """Load-test `framework serve` on real PostgreSQL + Redis: failed turns, lost memory writes,
+    cross-user reads, and the latency the service adds over the fake model's."""
+    from framework.bench.service import measure
+
+    try:
+        r = measure(workers, users, turns, concurrency, latency_ms, token_ms, pause_ms)
+    except (ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(r))
+        return
+    click.echo(
+        f"framework serve --workers {workers} on PostgreSQL + Redis: {turns} streamed turns from "
+        f"{users} users, {r['concurrency']} in flight; fake model: first byte after {latency_ms:g} ms, "
+        f"a word every {token_ms:g} ms; {pause_ms:g} ms between a user's turns"
+    )
+    click.echo(
+        f"  failed turns {r['failed']}   lost memory writes {r['lost_writes']} of {r['facts']} facts   "
+        f"cross-user reads {r['cross_user_reads']} ({r['recalls_checked']} recalls, "
+        f"{r['other_user_paths_refused']} other-user paths refused)"
+    )
+    click.echo(
+        f"  next turn missing the fact just stated {r['next_turn_recall_misses']}   "
+        f"memory jobs {r['memory_jobs']}   queue settled {r['queue_settled_s']:.1f} s after the last answer"
+    )
+    click.echo(f"  {r['turns_per_s']:.1f} turns/s over {r['wall_s']:.1f} s")
+    click.echo(
+        f"  {'':<20}{'service p50':>12}{'p95':>8}{'bare p50':>10}{'p95':>8}{'added p50':>11}{'p95':>8}"
+    )
+    for name, label in (("first_token_ms", "first token"), ("total_ms", "whole turn")):
+        s, b, a = r[name], r[f"bare_{name}"], r[f"added_{name}"]
+        click.echo(
+            f"  {label:<20}{s['p50']:>10.0f}ms{s['p95']:>6.0f}ms{b['p50']:>8.0f}ms{b['p95']:>6.0f}ms"
+            f"{a['p50']:>9.0f}ms{a['p95']:>6.0f}ms"
+        )
+    for problem in r["failures"] + r["lost"] + r["cross_user"] + r["misses"]:
+        click.echo(f"  ! {problem}")
+    if r["failed"] or r["lost_writes"] or r["cross_user_reads"]:
+        raise SystemExit(1)

@@ -1,4 +1,5 @@
-"""`framework keys create|list|revoke`: API keys for the MCP server over HTTP, one user each."""
+"""`framework keys create|list|revoke`: API keys for the HTTP service and the MCP server over HTTP,
+one user each."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def _store(home: str | None, embedder: str | None) -> KeyStore:
 
 @click.group()
 def keys() -> None:
-    """API keys for `framework mcp serve --transport http`: each key reaches one user's memory."""
+    """API keys for `framework serve` and `framework mcp serve --transport http`: each key reaches
+    one user's memory."""
 
 
 @keys.command()

@@ -47,7 +47,7 @@ from framework.memory.longterm.records import MemoryJob
 from framework.memory.operations import MemoryOp
 from framework.memory.procedural import ProceduralMemory, Procedures
 from framework.memory.recollection import Recollection
-from framework.memory.worker import MemoryWorker, NotApplied
+from framework.memory.worker import BLOCKED, MemoryWorker, NotApplied
 from framework.memory.working import WorkingState, WorkingStore, open_working_store
 from framework.outcome import Exchange, Outcome, ToolCallRecord
 from framework.sensitive import redact, sensitive_values
@@ -320,6 +320,10 @@ class MemoryManager:
             return job_id, self.worker.submit(user_id, job_id)
         future: Future[Any] = Future()
         results = self._run_user(user_id)
+        deadline = time.monotonic() + self.settings.memory_wait_s
+        while results.pop(BLOCKED, False) and job_id not in results and time.monotonic() < deadline:
+            time.sleep(0.02)  # another process applies this user's older work first
+            results.update(self._run_user(user_id))
         result = results.get(
             job_id, NotApplied("memory work kept in the store to retry: an earlier job of this user failed")
         )
@@ -336,13 +340,30 @@ class MemoryManager:
             return True
         return self.worker.settle(user_id, self.settings.memory_wait_s if timeout is None else timeout)
 
+    def settle_everywhere(self, user_id: str, timeout: float | None = None) -> bool:
+        """`settle`, then wait (bounded, polling the store) until no process has work of the user
+        queued or running: for a service whose workers share the store, what the user's last turn
+        taught is applied whichever worker answered it. False when the wait ran out."""
+        limit = self.settings.memory_wait_s if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        if not self.settle(user_id, limit):
+            return False
+        pause = 0.005
+        while self.jobs.outstanding(user_id):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+        return True
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued job of this process is applied."""
         return True if self.worker is None else self.worker.flush(timeout)
 
     def _run_user(self, user_id: str) -> dict[int, Any]:
         """Apply the user's waiting jobs, oldest first; stop at the first that fails (it is kept,
-        and the ones after it wait their turn). Job id -> result, or the exception."""
+        and the ones after it wait their turn). Job id -> result, or the exception; BLOCKED -> True
+        when the user's next job waits behind an older one another live process holds."""
         results: dict[int, Any] = {}
         while (job := self.jobs.claim_next(user_id)) is not None:
             job_id = job.id or 0
@@ -362,6 +383,9 @@ class MemoryManager:
                     raise
                 break
             self.jobs.finish(job_id)
+        else:
+            if self.jobs.held_elsewhere(user_id):
+                results[BLOCKED] = True
         return results
 
     def forget_requested(
