@@ -30,8 +30,17 @@ def open_store(path: Path) -> LongTermMemory:
     return LongTermMemory(engine)
 
 
+@pytest.fixture(params=["unit vectors", "sign bits"])
+def form(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which form the user's vectors are held in: a small user's unit vectors, or (EXACT_UP_TO
+    lowered) a large user's sign bits, whose shortlist holds every row of these small tests."""
+    if request.param == "sign bits":
+        monkeypatch.setattr(sqlite_backend, "EXACT_UP_TO", 5)
+    return str(request.param)
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> LongTermMemory:
+def store(tmp_path: Path, form: str) -> LongTermMemory:
     return open_store(tmp_path / "memory.db")
 
 
@@ -58,8 +67,8 @@ def nearest(store: LongTermMemory, user: str, query: np.ndarray, k: int = 10) ->
 
 
 def test_the_cached_scan_answers_as_sqlite_vec_does(store: LongTermMemory) -> None:
-    fill(store, "ada", unit(300, 1))
-    fill(store, "bob", unit(300, 2))
+    fill(store, "ada", unit(200, 1))  # within a large user's shortlist: exact either way
+    fill(store, "bob", unit(200, 2))
     for query in unit(20, 3):
         got, truth = nearest(store, "ada", query), in_sql(store.engine, "ada", query, 10)
         assert [mid for mid, _ in got] == [mid for mid, _ in truth]
@@ -88,7 +97,7 @@ def test_a_deleted_memory_is_never_returned_again(store: LongTermMemory) -> None
     assert ids[8] not in found and new in found and len(found) == 49
 
 
-def test_another_process_writes_are_seen(tmp_path: Path) -> None:
+def test_another_process_writes_are_seen(tmp_path: Path, form: str) -> None:
     """Two engines on one file stand for two processes: each one's cache is checked against the
     store, so the other's write and deletion show at once."""
     path = tmp_path / "memory.db"
@@ -133,11 +142,77 @@ def test_the_cache_is_bounded() -> None:
         return [r for r in rows if r[0] > after]
 
     for user in ("a", "b", "c", "d", "a"):
-        cache.vectors(conn, user, (10, 10, total), rows_after, DIM)  # type: ignore[arg-type]
+        cache.vectors(conn, user, (10, 10, total, 0), rows_after, DIM)  # type: ignore[arg-type]
     assert loads == ["a", "b", "c", "d", "a"]  # "a" had left when "d" came
-    cache.vectors(conn, "d", (10, 10, total), rows_after, DIM)  # type: ignore[arg-type]
+    cache.vectors(conn, "d", (10, 10, total, 0), rows_after, DIM)  # type: ignore[arg-type]
     assert loads[-1] == "a"  # "d" is still held
     small = VectorCache(max_bytes=100)
-    small.vectors(conn, "a", (10, 10, total), rows_after, DIM)  # type: ignore[arg-type]
-    small.vectors(conn, "a", (10, 10, total), rows_after, DIM)  # type: ignore[arg-type]
+    small.vectors(conn, "a", (10, 10, total, 0), rows_after, DIM)  # type: ignore[arg-type]
+    small.vectors(conn, "a", (10, 10, total, 0), rows_after, DIM)  # type: ignore[arg-type]
     assert loads[-2:] == ["a", "a"]
+
+
+def test_a_large_users_search_finds_its_own_nearest_among_many(
+    store: LongTermMemory, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the shortlist: a memory's own vector finds it first; appended rows are searched."""
+    monkeypatch.setattr(sqlite_backend, "SHORTLIST", 32)
+    monkeypatch.setattr(sqlite_backend, "OVERSAMPLE", 1)
+    vectors = unit(600, 4)
+    ids = fill(store, "ada", vectors[:500])
+    fill(store, "bob", vectors[500:])
+    for i in (0, 250, 499):
+        assert nearest(store, "ada", vectors[i], 5)[0] == (ids[i], pytest.approx(0.0, abs=1e-5))
+    more = fill(store, "ada", vectors[500:])  # bob's vectors, now ada's too: appended
+    got = nearest(store, "ada", vectors[550], 5)
+    assert got[0][0] == more[50] and {mid for mid, _ in got} <= set(ids) | set(more)
+
+
+def test_a_user_too_large_to_hold_is_searched_in_the_store(
+    store: LongTermMemory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_backend, "EXACT_UP_TO", 5)
+    monkeypatch.setattr(store.backend._vectors, "max_bytes", 1000)  # nothing large fits
+    vectors = unit(100, 6)
+    ids = fill(store, "ada", vectors)
+    assert nearest(store, "ada", vectors[42], 1)[0][0] == ids[42]
+    cache = store.backend._vectors
+    assert (cache._tokens.get(store.engine), "ada") not in cache._entries
+
+
+def test_the_counts_follow_writes_deletes_and_changes_in_place(store: LongTermMemory) -> None:
+    """The signature the cache trusts: kept by the store's triggers, gone with the last vector."""
+    ids = fill(store, "ada", unit(3, 1))
+    with store.engine.connect() as conn:
+        assert sqlite_backend._signature(conn, "ada") == (3, max(ids), sum(ids), 0)
+    before = nearest(store, "ada", unit(1, 1)[0], 1)
+    assert before[0][0] == ids[0]
+    with store.engine.begin() as conn:  # a vector replaced in place: the cache must not trust it
+        conn.exec_driver_sql(
+            "UPDATE memory_vec SET embedding = ? WHERE memory_id = ?",
+            (unit(1, 8)[0].astype("<f4").tobytes(), ids[0]),
+        )
+        assert sqlite_backend._signature(conn, "ada") == (3, max(ids), sum(ids), 1)
+    assert nearest(store, "ada", unit(1, 8)[0], 1) == [(ids[0], pytest.approx(0.0, abs=1e-5))]
+    for mid in ids:
+        assert store.delete("ada", mid, actor="user", reason="test")
+    with store.engine.connect() as conn:
+        assert sqlite_backend._signature(conn, "ada") == (0, 0, 0, 0)
+        assert not conn.exec_driver_sql("SELECT * FROM memory_vec_users WHERE user_id = 'ada'").all()
+
+
+def test_an_older_store_gets_the_counts_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "memory.db"
+    ids = fill(open_store(path), "ada", unit(4, 1))
+    engine = database.open_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:  # as a store made before the counts existed
+        for name in ("memory_vec_added", "memory_vec_removed", "memory_vec_changed"):
+            conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        conn.exec_driver_sql("DROP TABLE memory_vec_users")
+    engine.dispose()
+    reopened = open_store(path)
+    with reopened.engine.connect() as conn:
+        assert sqlite_backend._signature(conn, "ada") == (4, max(ids), sum(ids), 0)
+    (new,) = fill(reopened, "ada", unit(1, 2))
+    with reopened.engine.connect() as conn:
+        assert sqlite_backend._signature(conn, "ada")[:3] == (5, new, sum(ids) + new)

@@ -3,17 +3,21 @@ with Porter stemming).
 
 Vectors: `memory_vec` holds each memory's float32 vector (the truth: exact cosine), clustered by
 user: its key (`slot`) is the user's bucket (a hash) above the memory id, so that one user's
-vectors lie together in the file however the users' writes interleave. A user's nearest memories
-are found in two steps. `memory_vec_bits`, a vec0 table of the vectors' sign
-bits partitioned by user and, within a user, into STRIPES stripes by id, gives each stripe's
-nearest by Hamming distance (a 384-d vector is 48 bytes, and sqlite-vec's top-k selection costs
-grow with k, so many small k over stripes beat one large k); those candidates, OVERSAMPLE times
-what was asked for, are ranked by exact cosine from `memory_vec`. That is approximate (measured
-recall@30 against exact: 0.92 on 20,000 MiniLM vectors of one user), at a few milliseconds for
-100,000 memories where the exact scan took ~70 ms; a user with at most EXACT_UP_TO memories (most
-users) gets the exact answer from a scan of their float vectors instead: a matrix of them kept in
-process memory and checked against the store on every search (vector_cache.py), ~0.2 ms for 1,000
-memories where sqlite-vec's per-row cosine took ~1.3 ms.
+vectors lie together in the file however the users' writes interleave. Triggers keep each user's
+vector count, highest id and sum of ids in `memory_vec_users`, in the transaction of the write:
+the signature by which vectors held in process memory are checked on every search
+(vector_cache.py). A user with at most EXACT_UP_TO memories (most users) gets the exact answer
+from a matrix of their unit vectors held in process memory (~0.2 ms for 1,000 memories, where
+sqlite-vec's cosine per row took ~1.3 ms). A larger user's nearest are found in two steps: the
+sign bits of their vectors, held in process memory too (48 bytes a 384-d memory), give the
+nearest by Hamming distance (XOR and popcount: ~0.5 ms for 100,000 memories), and those
+candidates, OVERSAMPLE times what was asked for (at least SHORTLIST), are ranked by exact cosine
+from `memory_vec` (binary quantization with rescoring: approximate; recall@30 against exact was
+0.92 on 20,000 MiniLM vectors of one user with the striped index below, which took a shortlist of
+each stripe instead of one over all). A user too large to hold (vector_cache.MAX_BYTES) is
+searched through `memory_vec_bits`, a vec0 table of the sign bits partitioned by user and, within
+a user, into STRIPES stripes by id: each stripe's nearest by Hamming distance (sqlite-vec's top-k
+selection costs grow with k, so many small k over stripes beat one large k), rescored the same way.
 
 The stdlib sqlite3 on many Pythons cannot load extensions, so the driver is pysqlite3 where the
 stdlib one cannot; with an encryption key it is SQLCipher (framework.memory.encryption). Every
@@ -81,7 +85,8 @@ def _processes_with(database: str) -> int:
 
 BUSY_TIMEOUT_MS = 5000  # what any statement waits for a lock; a write's BEGIN sets its own
 STRIPES = 16
-OVERSAMPLE = 6  # candidates per result asked for (at least 16 per stripe: 256)
+OVERSAMPLE = 6  # candidates per result asked for, rescored by exact cosine
+SHORTLIST = 256  # the fewest candidates a large user's search rescores
 EXACT_UP_TO = 2048
 MMAP_BYTES = 256 * 1024 * 1024  # reads of the vector pages through the page cache: ~1.5 ms less
 
@@ -140,23 +145,81 @@ def _float_table(conn: Connection, name: str = "memory_vec") -> None:
     )
 
 
-_LARGE = "SELECT count(*) FROM (SELECT 1 FROM memory WHERE user_id = ? AND status = 'active' LIMIT ?)"
-# What a small user's cached vectors are checked against (vector_cache.py): a walk of the user's
-# slot range that reads no vector.
-_SIGNATURE = (
-    "SELECT count(*), coalesce(max(memory_id), 0), coalesce(sum(memory_id), 0) FROM memory_vec "
-    "WHERE slot BETWEEN ? AND ? AND user_id = ?"
+# Each user's vector count, highest id written, sum of ids and count of in-place changes, kept by
+# triggers in the transaction of every write to memory_vec: the signature a user's vectors held in
+# process memory are checked against (vector_cache.py), one row read by key. A user's row goes
+# when their last vector does (an erased user leaves no trace here).
+_COUNTS = (
+    "CREATE TABLE IF NOT EXISTS memory_vec_users (user_id TEXT PRIMARY KEY, vectors INTEGER NOT NULL, "
+    "highest INTEGER NOT NULL, id_sum INTEGER NOT NULL, changes INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
+    "CREATE TRIGGER IF NOT EXISTS memory_vec_added AFTER INSERT ON memory_vec BEGIN "
+    "INSERT INTO memory_vec_users (user_id, vectors, highest, id_sum) "
+    "VALUES (new.user_id, 1, new.memory_id, new.memory_id) ON CONFLICT (user_id) DO UPDATE SET "
+    "vectors = vectors + 1, highest = max(highest, excluded.highest), id_sum = id_sum + excluded.id_sum; END",
+    "CREATE TRIGGER IF NOT EXISTS memory_vec_removed AFTER DELETE ON memory_vec BEGIN "
+    "UPDATE memory_vec_users SET vectors = vectors - 1, id_sum = id_sum - old.memory_id "
+    "WHERE user_id = old.user_id; "
+    "DELETE FROM memory_vec_users WHERE user_id = old.user_id AND vectors <= 0; END",
+    "CREATE TRIGGER IF NOT EXISTS memory_vec_changed AFTER UPDATE ON memory_vec BEGIN "
+    "UPDATE memory_vec_users SET vectors = vectors - 1, id_sum = id_sum - old.memory_id "
+    "WHERE user_id = old.user_id; "
+    "INSERT INTO memory_vec_users (user_id, vectors, highest, id_sum, changes) "
+    "VALUES (new.user_id, 1, new.memory_id, new.memory_id, 1) ON CONFLICT (user_id) DO UPDATE SET "
+    "vectors = vectors + 1, highest = max(highest, excluded.highest), id_sum = id_sum + excluded.id_sum, "
+    "changes = changes + 1; "
+    "DELETE FROM memory_vec_users WHERE user_id = old.user_id AND vectors <= 0; END",
 )
+_TRIGGERS = ("memory_vec_added", "memory_vec_removed", "memory_vec_changed")
 
 
-def _rows_after(conn: Connection, user_id: str, after: int) -> list[Any]:
-    """The user's (memory id, float32 vector) rows with ids above `after`, in id order."""
+def _vector_counts(conn: Connection) -> None:
+    """The per-user counts and their triggers, made (and filled from memory_vec) where missing."""
+    have = {
+        r[0]
+        for r in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'memory_vec'"
+        )
+    }
+    if have >= set(_TRIGGERS):
+        return
+    made = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'memory_vec'")
+    if "VIRTUAL" in (made.scalar() or "VIRTUAL").upper():  # schema 1-3's vec0 table: no counts kept
+        return
+    conn.exec_driver_sql(_COUNTS[0])
+    conn.exec_driver_sql("DELETE FROM memory_vec_users")
+    conn.exec_driver_sql(
+        "INSERT INTO memory_vec_users (user_id, vectors, highest, id_sum) "
+        "SELECT user_id, count(*), max(memory_id), sum(memory_id) FROM memory_vec GROUP BY user_id"
+    )
+    for statement in _COUNTS[1:]:
+        conn.exec_driver_sql(statement)
+
+
+def _signature(conn: Connection, user_id: str) -> vector_cache.Signature:
+    row = conn.exec_driver_sql(
+        "SELECT vectors, highest, id_sum, changes FROM memory_vec_users WHERE user_id = ?", (user_id,)
+    ).first()
+    return (int(row[0]), int(row[1]), int(row[2]), int(row[3])) if row else (0, 0, 0, 0)
+
+
+def _rows_after(conn: Connection, user_id: str, after: int) -> Any:
+    """The user's (memory id, float32 vector) rows with ids above `after`, in id order (streamed)."""
+    first = bucket(user_id)
+    return conn.exec_driver_sql(
+        "SELECT memory_id, embedding FROM memory_vec "
+        "WHERE slot BETWEEN ? AND ? AND user_id = ? ORDER BY slot",
+        (first + after + 1, first + (1 << _SLOT_BITS) - 1, user_id),
+    )
+
+
+def _rows_of(conn: Connection, user_id: str, ids: Sequence[int]) -> list[Any]:
+    """The user's (memory id, float32 vector) rows of these ids (by slot: the primary key)."""
     first = bucket(user_id)
     return list(
         conn.exec_driver_sql(
-            "SELECT memory_id, embedding FROM memory_vec "
-            "WHERE slot BETWEEN ? AND ? AND user_id = ? ORDER BY slot",
-            (first + after + 1, first + (1 << _SLOT_BITS) - 1, user_id),
+            f"SELECT memory_id, embedding FROM memory_vec WHERE slot IN ({','.join('?' * len(ids))}) "
+            "AND user_id = ?",
+            (*(first + mid for mid in ids), user_id),
         ).fetchall()
     )
 
@@ -373,9 +436,15 @@ class SQLiteBackend(Backend):
     def recreate_vectors(self, conn: Connection, dim: int) -> None:
         self._vectors.forget(conn.engine)
         conn.exec_driver_sql("DROP TABLE IF EXISTS memory_vec_bits")
-        conn.exec_driver_sql("DROP TABLE IF EXISTS memory_vec")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS memory_vec")  # its triggers with it
         _float_table(conn)
         _bits_table(conn, dim)
+        _vector_counts(conn)
+
+    def ensure_indexes(self, conn: Connection) -> None:
+        """The per-user vector counts (vector_cache.py's signatures), made and filled from the
+        vectors in a store made before them."""
+        _vector_counts(conn)
 
     def insert_memories(
         self,
@@ -434,8 +503,8 @@ class SQLiteBackend(Backend):
 
     @staticmethod
     def _large(conn: Connection, user_id: str) -> bool:
-        """Whether the user has more than EXACT_UP_TO active (= indexed) memories: a bounded count."""
-        return bool(conn.exec_driver_sql(_LARGE, (user_id, EXACT_UP_TO + 1)).scalar_one() > EXACT_UP_TO)
+        """Whether the user has more than EXACT_UP_TO active (= indexed) memories."""
+        return _signature(conn, user_id)[0] > EXACT_UP_TO
 
     def _owns_most(self, conn: Connection, user_id: str) -> bool:
         """Whether the user holds more than half of the store's memories (the highest id bounds
@@ -456,15 +525,21 @@ class SQLiteBackend(Backend):
     def nearest(
         self, conn: Connection, user_id: str, vector: Sequence[float], k: int
     ) -> list[tuple[int, float]]:
-        """A small user's exact nearest; a large user's: each stripe's nearest by Hamming distance
-        (OVERSAMPLE * k candidates in all), ranked by exact cosine distance."""
-        first = bucket(user_id)
-        signature = conn.exec_driver_sql(_SIGNATURE, (first, first + (1 << _SLOT_BITS) - 1, user_id)).one()
+        """A small user's exact nearest; a large user's: the nearest by Hamming distance of sign
+        bits (OVERSAMPLE * k candidates, at least SHORTLIST), ranked by exact cosine distance. The
+        bits are held in process memory (vector_cache.py); a user too large for that is searched
+        through the striped vec0 index instead."""
+        signature, dim = _signature(conn, user_id), len(vector)
         if signature[0] <= EXACT_UP_TO:
-            held = (int(signature[0]), int(signature[1]), int(signature[2]))
-            vectors = self._vectors.vectors(conn, user_id, held, _rows_after, len(vector))
+            vectors = self._vectors.vectors(conn, user_id, signature, _rows_after, dim)
             return vector_cache.nearest(vectors, vector, k)
-        per_stripe = max(16, -(-OVERSAMPLE * k // STRIPES))  # 256 candidates or more
+        wanted = max(SHORTLIST, OVERSAMPLE * k)
+        if self._vectors.fits(signature[0], dim, large=True):
+            bits = self._vectors.bits(conn, user_id, signature, _rows_after, dim)
+            candidates = vector_cache.shortlist(bits, vector, wanted)
+            return vector_cache.rescored(_rows_of(conn, user_id, candidates), vector, dim, k)
+        first = bucket(user_id)
+        per_stripe = max(16, -(-wanted // STRIPES))
         stripes = [stripe(user_id, i) for i in range(STRIPES)]
         rows = conn.exec_driver_sql(
             _NEAREST, (pack_for_bits(vector), per_stripe, *stripes, pack(vector), first, user_id, k)
