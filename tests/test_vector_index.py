@@ -195,3 +195,36 @@ def test_a_schema_4_memory_table_is_rebuilt_to_never_reuse_ids(
         }
     assert {"ix_memory_user_id", "ix_memory_status", "ix_memory_user_status"} <= indexes
     engine.dispose()
+
+
+def test_a_user_holding_most_of_the_store_gets_their_own_best_words_first(
+    store: LongTermMemory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unfiltered ranking (then the user's kept) answers as the filtered one does, and falls
+    back to it when other users' matches crowd the user's out of the oversampled best."""
+    monkeypatch.setattr(sqlite_backend, "EXACT_UP_TO", 50)
+    monkeypatch.setattr(sqlite_backend, "OWNER_SHARE_OVERSAMPLE", 2)
+    entries = [
+        MemoryEntry(user_id="ada", content=f"ada note {i} " + ("cello " if i % 3 == 0 else "piano "))
+        for i in range(200)
+    ]
+    ada = [e.id for e in store.add_many(entries, clustered(200, 10).tolist())]
+    # bob's ten memories say "cello" many times: they outrank every one of ada's
+    bob_entries = [MemoryEntry(user_id="bob", content="cello " * 6 + f"bob {i}") for i in range(10)]
+    bob = [e.id for e in store.add_many(bob_entries, clustered(10, 11).tolist())]
+    store.backend._shares.clear()  # type: ignore[attr-defined]
+
+    def filtered(terms: list[str], k: int) -> list[tuple[int, float]]:
+        match = "content : (" + " OR ".join(f'"{t}"' for t in terms) + ")"
+        rows = conn.exec_driver_sql(
+            "SELECT rowid, bm25(memory_fts, 1.0, 0.0, 0.0) AS score FROM memory_fts "
+            "WHERE memory_fts MATCH ? AND user_id = ? ORDER BY score, rowid LIMIT ?",
+            (match, "ada", k),
+        ).fetchall()
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    with store.engine.connect() as conn:
+        for terms, k in ((["piano"], 10), (["cello"], 5), (["cello"], 20), (["cello", "piano"], 30)):
+            got = store.backend.lexical(conn, "ada", terms, k)
+            assert got == filtered(terms, k) and len(got) == k
+            assert {mid for mid, _ in got} <= set(ada) and not {mid for mid, _ in got} & set(bob)
