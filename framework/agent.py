@@ -34,7 +34,8 @@ from framework.log import log_to
 from framework.loop import Runtime
 from framework.mcp import MCPServer, MCPTools, with_mcp_tools
 from framework.memory.governance import WritePolicy
-from framework.memory.manager import MemoryManager
+from framework.memory.longterm.lifecycle import ForgettingPolicy
+from framework.memory.manager import RECALL_MIN_CONFIDENCE, MemoryManager
 from framework.outcome import ToolCallRecord
 from framework.session import Session
 from framework.steps.act import GatedTool, Toolbox
@@ -53,6 +54,12 @@ class Agent:
     judge_outcomes: ClassVar[bool] = False  # ask the model to judge each turn's outcome
     write_policy: ClassVar[WritePolicy] = WritePolicy()
     recall_limit: ClassVar[int] = 8
+    # Recall leaves out facts, outcomes and preferences less sure than this (reported as dropped
+    # in the recall's explanation); constraints are always included. The seed's 0.7.
+    recall_min_confidence: ClassVar[float] = RECALL_MIN_CONFIDENCE
+    # How memories fade and when they are forgotten (floor: the seed's 0.3); `framework memory
+    # forget-cycle --agent NAME` and MemoryManager.forget_cycle apply it.
+    forgetting: ClassVar[ForgettingPolicy] = ForgettingPolicy()
     # MCP servers whose tools this agent gets (framework.mcp): MCPServer entries, or a YAML file
     mcp_servers: ClassVar[Sequence[MCPServer] | str | None] = None
 
@@ -100,6 +107,8 @@ class Agent:
             policies_dir=self._folder("policies"),
             write_policy=self.write_policy,
             recall_limit=self.recall_limit,
+            recall_min_confidence=self.recall_min_confidence,
+            forgetting=self.forgetting,
         )
         self.runtime = Runtime(
             instructions=self.instructions,

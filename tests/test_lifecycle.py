@@ -74,7 +74,7 @@ def test_one_cycle_expires_decays_prunes_and_deletes(home: Path, raw_sql: Sql) -
     )
     assert reasons == {
         1: "expired: past its valid_until",
-        5: "pruned: confidence below 0.2",
+        5: "pruned: confidence below 0.3",  # the seed's floor
         4: "superseded or forgotten over 30 days ago",
     }
 

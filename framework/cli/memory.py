@@ -119,7 +119,13 @@ def show(memory_id: int, user: str, home: str | None, embedder: str | None) -> N
 @click.argument("query")
 @_user_option
 @click.option("--limit", default=8, show_default=True, type=click.IntRange(min=1))
-@click.option("--min-confidence", default=0.0, show_default=True)
+@click.option(
+    "--min-confidence",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.7,
+    show_default=True,
+    help="leave out memories less sure than this (the agent's recall: the seed's 0.7)",
+)
 @_type_option
 @click.option("--tag", "tags", multiple=True, help="only memories with one of these tags (repeatable)")
 @_json_option
@@ -351,13 +357,23 @@ def opt_out(user: str, undo: bool, home: str | None, embedder: str | None) -> No
 @memory.command("forget-cycle")
 @click.option("--user", default=None, help="one user (default: every user)")
 @click.option("--dry-run", is_flag=True, help="report what would change, change nothing")
+@click.option(
+    "--agent",
+    "agent_spec",
+    default=None,
+    help="use this agent's forgetting policy (Agent.forgetting; default: the seed's, floor 0.3)",
+)
 @common
-def forget_cycle(user: str | None, dry_run: bool, home: str | None, embedder: str | None) -> None:
+def forget_cycle(
+    user: str | None, dry_run: bool, agent_spec: str | None, home: str | None, embedder: str | None
+) -> None:
     """Expire, decay, prune and finally delete old memories (run it daily, e.g. from cron)."""
+    from framework.cli.options import load_agent_class
     from framework.memory.longterm.lifecycle import ForgettingCycle
 
+    policy = load_agent_class(agent_spec).forgetting if agent_spec else None
     manager = _manager(home, embedder)
-    report = ForgettingCycle(manager.engine).run(user, dry_run=dry_run)
+    report = ForgettingCycle(manager.engine, policy).run(user, dry_run=dry_run)
     manager.close()
     counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
     click.echo(("would change: " if dry_run else "") + counts)

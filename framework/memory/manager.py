@@ -16,7 +16,7 @@ from typing import Any
 
 from framework.config import Settings
 from framework.embeddings import Embedder, resolve_embedder
-from framework.errors import FrameworkError
+from framework.errors import ConfigurationError, FrameworkError
 from framework.llm.base import Model
 from framework.llm.messages import Usage
 from framework.log import headline, logger, user_ref
@@ -43,6 +43,7 @@ from framework.memory.longterm import (
     migrate,
     open_engine,
 )
+from framework.memory.longterm.lifecycle import CycleReport, ForgettingCycle, ForgettingPolicy
 from framework.memory.longterm.records import MemoryJob
 from framework.memory.operations import MemoryOp
 from framework.memory.procedural import ProceduralMemory, Procedures
@@ -53,6 +54,7 @@ from framework.outcome import Exchange, Outcome, ToolCallRecord
 from framework.sensitive import redact, sensitive_values
 from framework.telemetry import NULL, Span, content_traced
 
+RECALL_MIN_CONFIDENCE = 0.7  # the seed's: recall leaves out memories less sure than this
 SUCCESS_BONUS = 0.1
 FAILURE_PENALTY = -0.2
 
@@ -76,7 +78,21 @@ class MemoryManager:
         write_policy: WritePolicy | None = None,
         weights: RankWeights | None = None,
         recall_limit: int = 8,
+        recall_min_confidence: float = RECALL_MIN_CONFIDENCE,
+        forgetting: ForgettingPolicy | None = None,
     ) -> None:
+        if (
+            isinstance(recall_min_confidence, bool)
+            or not isinstance(recall_min_confidence, int | float)
+            or not 0.0 <= recall_min_confidence <= 1.0
+        ):
+            raise ConfigurationError(
+                f"recall_min_confidence: expected a confidence between 0 and 1, got "
+                f"{recall_min_confidence!r} (the seed's default is {RECALL_MIN_CONFIDENCE}: recall "
+                "leaves out memories less sure than that; set it on the agent class)"
+            )
+        self.recall_min_confidence = float(recall_min_confidence)
+        self.forgetting = forgetting or ForgettingPolicy()
         self.settings = settings
         self.embedder = resolve_embedder(embedder if embedder is not None else settings.embedder)
         self.engine = open_engine(settings.database_url)
@@ -182,12 +198,21 @@ class MemoryManager:
         vector = self.embedder.embed([query])[0] if query.strip() else None
         embed_ms = (time.perf_counter() - started) * 1000
         lt = self.long_term
-        always = lt.active(user_id, (MemoryType.preference.value, MemoryType.constraint.value))
+        floor = self.recall_min_confidence
+        # Every active constraint (a rule is kept or retired, never faded out); every active
+        # preference as sure as the recall threshold; the facts and outcomes that best match.
+        always, unsure = [], {}
+        for m in lt.active(user_id, (MemoryType.preference.value, MemoryType.constraint.value)):
+            if m.memory_type == MemoryType.preference.value and m.confidence < floor and m.id is not None:
+                unsure[m.id] = f"confidence {m.confidence:.2f} < {floor:.2f}"
+            else:
+                always.append(m)
         found = lt.search(
             SearchQuery(
                 user_id,
                 query,
                 limit=self.recall_limit,
+                min_confidence=floor,
                 types=(MemoryType.fact.value, MemoryType.outcome.value),
                 task_tags=task_tags,
             ),
@@ -207,7 +232,7 @@ class MemoryManager:
             relevant=found.items,
             skills=skills,
             policies=procedures.policies,
-            dropped={k: v for k, v in found.dropped.items() if not v.startswith("type ")},
+            dropped={**unsure, **{k: v for k, v in found.dropped.items() if not v.startswith("type ")}},
             candidates=found.candidates,
             warnings=found.warnings,
             embed_ms=embed_ms,
@@ -586,6 +611,11 @@ class MemoryManager:
         counts["memory_jobs"] = self.jobs.delete_user(user_id)
         counts["sessions"] = self.working.delete_user(user_id)
         return counts
+
+    def forget_cycle(self, user_id: str | None = None, *, dry_run: bool = False) -> CycleReport:
+        """One forgetting cycle (expire, decay, prune below the floor, delete after the grace
+        period) under this memory's ForgettingPolicy, for one user or every user."""
+        return ForgettingCycle(self.engine, self.forgetting).run(user_id, dry_run=dry_run)
 
     def close(self) -> None:
         """Apply queued memory work (up to memory_wait_s; what is left stays in the store for the

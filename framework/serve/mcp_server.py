@@ -219,6 +219,8 @@ def memory_for(settings: Settings, agent_class: type[Agent] | None = None) -> Me
         policies_dir=probe._folder("policies"),
         write_policy=agent_class.write_policy,
         recall_limit=agent_class.recall_limit,
+        recall_min_confidence=agent_class.recall_min_confidence,
+        forgetting=agent_class.forgetting,
     )
 
 

@@ -20,6 +20,7 @@ from functools import partial
 from sqlalchemy import Connection, Engine
 
 from framework.embeddings import Embedder
+from framework.errors import ConfigurationError
 from framework.memory.longterm.backends import backend_for, execute, write_transaction
 from framework.memory.longterm.migrations import set_meta
 from framework.memory.longterm.records import as_utc, utcnow
@@ -27,10 +28,27 @@ from framework.memory.longterm.records import as_utc, utcnow
 
 @dataclass(frozen=True)
 class ForgettingPolicy:
+    """How memories fade: unused for `unused_after_days`, a memory's confidence halves every
+    `half_life_days`; below `floor` (the seed's 0.3) it is forgotten, and deleted `grace_days`
+    after. Constraints never decay. An agent sets its own (`Agent.forgetting`)."""
+
     unused_after_days: float = 30.0
     half_life_days: float = 90.0
-    floor: float = 0.2
+    floor: float = 0.3
     grace_days: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.floor, int | float) or not 0.0 <= self.floor <= 1.0:
+            raise ConfigurationError(
+                f"ForgettingPolicy.floor: expected a confidence between 0 and 1, got {self.floor!r} "
+                "(the seed's default is 0.3: memories whose confidence decays below it are forgotten)"
+            )
+        for name in ("unused_after_days", "half_life_days", "grace_days"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value <= 0:
+                raise ConfigurationError(
+                    f"ForgettingPolicy.{name}: expected a number of days above 0, got {value!r}"
+                )
 
 
 @dataclass
