@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import UTC, datetime, timedelta
 
 from framework.errors import InvalidInput
 
@@ -71,3 +72,19 @@ def checked_message(text: object, limit: int) -> str:
     if not text.strip():
         raise InvalidInput("send(text): text must be a non-empty string")
     return text
+
+
+def checked_time(value: object, name: str = "said_at") -> datetime | None:
+    """When the user said it, as an aware UTC datetime (a naive one is taken as UTC); None is now.
+    A time in the future is refused: memories are written from what was said."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InvalidInput(
+            f"send(..., {name}=): expected a datetime (e.g. datetime(2023, 5, 8, tzinfo=UTC)), "
+            f"got {type(value).__name__}"
+        )
+    when = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if when > datetime.now(UTC) + timedelta(minutes=5):
+        raise InvalidInput(f"send(..., {name}=): {when.isoformat()} is in the future; give when it was said")
+    return when.astimezone(UTC)

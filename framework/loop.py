@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from framework.errors import FrameworkError, ModelNotConfigured
@@ -71,9 +72,17 @@ class Runtime:
     agent: str = "agent"  # the agent's name (traces)
 
 
-def run_turn(rt: Runtime, user_id: str | None, session_id: str, user_input: str, span: Span = NULL) -> Steps:
-    """One turn; `span` is the turn's trace span (its steps are traced under it)."""
-    turn = Turn(user_id, session_id, user_input, wait_s=rt.memory.settings.memory_wait_s)
+def run_turn(
+    rt: Runtime,
+    user_id: str | None,
+    session_id: str,
+    user_input: str,
+    span: Span = NULL,
+    said_at: datetime | None = None,
+) -> Steps:
+    """One turn; `span` is the turn's trace span (its steps are traced under it); `said_at` when
+    the user said it (None: now)."""
+    turn = Turn(user_id, session_id, user_input, wait_s=rt.memory.settings.memory_wait_s, said_at=said_at)
     clock = _Clock(turn)
     rt.memory.settle(user_id)  # the user's previous turn's memory work first (bounded wait)
     state = rt.memory.load_state(user_id, session_id)

@@ -8,6 +8,7 @@ judged). They sit below the loop and memory, so memory can learn from a turn wit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 
@@ -45,3 +46,6 @@ class Exchange:
     tool_calls: list[ToolCallRecord]
     outcome: Outcome
     forget_asked: bool = False  # the user's own words asked to forget something (step 1 said so)
+    # When the words were said (event time; None: now). What the turn teaches is written as of
+    # then: an imported conversation's memories carry the day they were said, not the import's.
+    said_at: datetime | None = None

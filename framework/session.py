@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Generator
+from datetime import datetime
 
 from framework.events import Event, MemoryApplied, TurnFinished
-from framework.inputs import checked_id, checked_message
+from framework.inputs import checked_id, checked_message, checked_time
 from framework.llm.requests import Steps, adrive, drive
 from framework.llm.traced import traced
 from framework.log import user_ref
@@ -43,14 +44,19 @@ class Session:
     def memory(self) -> MemoryManager:
         return self.runtime.memory
 
-    def stream(self, text: str, wait_memory: bool = False) -> Generator[Event, None, None]:
+    def stream(
+        self, text: str, wait_memory: bool = False, *, said_at: datetime | None = None
+    ) -> Generator[Event, None, None]:
         """Run one turn, yielding its events; with `wait_memory`, a `MemoryApplied` follows the
         `TurnFinished` once the turn's memory work ran. Closing the iterator early cancels the
-        turn where it stands (tool calls that ran stay on record; nothing is queued for memory)."""
+        turn where it stands (tool calls that ran stay on record; nothing is queued for memory).
+        `said_at`: when the user said it (default now; e.g. a conversation being imported): the
+        memories it teaches are written as of then."""
         text = checked_message(text, self.memory.settings.max_message_chars)
+        when = checked_time(said_at)
         span = self._span()
         try:
-            for event in drive(self._steps(text, span), traced(self.runtime.model, span)):
+            for event in drive(self._steps(text, span, when), traced(self.runtime.model, span)):
                 yield event
                 if wait_memory and isinstance(event, TurnFinished):
                     yield _applied(event.turn)
@@ -63,11 +69,14 @@ class Session:
         finally:
             span.end()
 
-    async def astream(self, text: str, wait_memory: bool = False) -> AsyncIterator[Event]:
+    async def astream(
+        self, text: str, wait_memory: bool = False, *, said_at: datetime | None = None
+    ) -> AsyncIterator[Event]:
         text = checked_message(text, self.memory.settings.max_message_chars)
+        when = checked_time(said_at)
         span = self._span()
         try:
-            async for event in adrive(self._steps(text, span), traced(self.runtime.model, span)):
+            async for event in adrive(self._steps(text, span, when), traced(self.runtime.model, span)):
                 yield event
                 if wait_memory and isinstance(event, TurnFinished):
                     await event.turn.memory_applied_async()
@@ -81,16 +90,17 @@ class Session:
         finally:
             span.end()
 
-    def send(self, text: str) -> Turn:
+    def send(self, text: str, *, said_at: datetime | None = None) -> Turn:
         """Run one turn of the control loop and return its full record (the answer is complete;
-        the memory work may still be running: `turn.memory_ops` waits for it)."""
-        for event in self.stream(text):
+        the memory work may still be running: `turn.memory_ops` waits for it). `said_at`: when
+        the user said it (default now)."""
+        for event in self.stream(text, said_at=said_at):
             if isinstance(event, TurnFinished):
                 return event.turn
         raise AssertionError("a turn ends with TurnFinished")  # pragma: no cover
 
-    async def asend(self, text: str) -> Turn:
-        async for event in self.astream(text):
+    async def asend(self, text: str, *, said_at: datetime | None = None) -> Turn:
+        async for event in self.astream(text, said_at=said_at):
             if isinstance(event, TurnFinished):
                 return event.turn
         raise AssertionError("a turn ends with TurnFinished")  # pragma: no cover
@@ -107,8 +117,8 @@ class Session:
         wait runs out, the work stays queued in the store."""
         self.flush()
 
-    def _steps(self, text: str, span: Span) -> Steps:
-        return run_turn(self.runtime, self.user_id, self.session_id, text, span)
+    def _steps(self, text: str, span: Span, said_at: datetime | None = None) -> Steps:
+        return run_turn(self.runtime, self.user_id, self.session_id, text, span, said_at)
 
     def _span(self) -> Span:
         """The turn's span (OpenTelemetry GenAI: invoke_agent); users by reference only."""

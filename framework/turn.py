@@ -18,6 +18,7 @@ import threading
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from framework.errors import FrameworkError
@@ -44,6 +45,7 @@ class Turn:
     timings_ms: dict[str, float] = field(default_factory=dict)
     memory_job: int | None = None  # the stored job of this turn's memory work (None: nothing to do)
     wait_s: float = 30.0  # how long the properties below wait for the memory work
+    said_at: datetime | None = None  # when the user said it (event time; None: now)
     _intent: Intent | None = None
     _outcome: Outcome | None = None
     _memory_ops: list[MemoryOp] = field(default_factory=list)
@@ -110,7 +112,9 @@ class Turn:
     def exchange(self) -> Exchange:
         """The turn as memory learns from it (after step 5)."""
         assert self._outcome is not None, "the outcome is judged before memory learns from a turn"
-        return Exchange(self.user_input, self.answer, list(self.tool_calls), self._outcome)
+        return Exchange(
+            self.user_input, self.answer, list(self.tool_calls), self._outcome, said_at=self.said_at
+        )
 
     def fail(self, message: str) -> None:
         """Record a failure that did not stop the turn (several are joined)."""

@@ -18,12 +18,13 @@ operations — `MemoryManager.memorize` with the agent's model: one extraction c
 the write policy, dedup against stored memories, and a comparison call that supersedes or refines
 when the curator needs one — exactly what the agent runs after a turn, minus the answer and the
 intent call (a transcript has nothing to answer, and the intent's "worth remembering?" gate would
-leave the decision to chance). The store has no way to be told when something was said (the
-memory's time is when it is written), so each chunk opens with the session's date as the dataset
-gives it ("1:56 pm on 8 May, 2023"): the extraction can resolve "yesterday" and write the date
-into the memory. The bench agent allows the special categories of personal data (the
-conversations are about the speakers' lives, health and identity; the default policy blocks
-them) and lifts the per-session write cap (a LoCoMo session is a whole day's conversation).
+leave the decision to chance). Each chunk's memories are written as of the session's date
+(the exchange's `said_at`: their event time, which recall's date signal reads), and each chunk
+opens with that date as the dataset gives it ("1:56 pm on 8 May, 2023"): the extraction can
+resolve "yesterday" and write the date into the memory. The bench agent allows the special
+categories of personal data (the conversations are about the speakers' lives, health and
+identity; the default policy blocks them) and lifts the per-session write cap (a LoCoMo session
+is a whole day's conversation).
 
 Answer. Each question is a turn of a fresh session of the conversation's user: recall, the
 answer request, and the memory work the agent does after any turn (its intent call; an
@@ -58,7 +59,7 @@ from typing import Any
 
 from framework.agent import Agent
 from framework.bench.qa_scoring import bleu1, f1, parse_verdict, summarize
-from framework.bench.retrieval import CATEGORIES, turn_content
+from framework.bench.retrieval import CATEGORIES, parse_date, turn_content
 from framework.config import load_settings
 from framework.errors import FrameworkError, ModelNotConfigured
 from framework.llm import Message, resolve_model
@@ -162,12 +163,15 @@ def ingest(
     for session in sample.sessions:
         state = memory.load_state(user, f"session_{session.number}")
         when = f" on {session.date}" if session.date else ""
+        said_at = parse_date(session.date) if session.date else None  # the memories' event time
         earlier: list[str] = []
         for start in range(0, len(session.lines), chunk):
             text = f"From a conversation between {a} and {b}{when} (session {session.number}):\n" + "\n".join(
                 session.lines[start : start + chunk]
             )
-            exchange = Exchange(text, "", [], Outcome("none", "a conversation transcript, imported"))
+            exchange = Exchange(
+                text, "", [], Outcome("none", "a conversation transcript, imported"), said_at=said_at
+            )
             chunks += 1
             try:
                 work = memory.memorize(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, select
@@ -58,6 +58,7 @@ def exchange_payload(exchange: Exchange, shown_ids: list[int], **extra: Any) -> 
         "tool_calls": calls,
         "outcome": asdict(exchange.outcome) | {"failures": [redact(f) for f in exchange.outcome.failures]},
         "forget_asked": exchange.forget_asked,
+        "said_at": exchange.said_at.isoformat() if exchange.said_at else None,
         "shown_ids": shown_ids,
     } | extra
 
@@ -68,7 +69,15 @@ def exchange_of(payload: dict[str, Any]) -> tuple[Exchange, list[int]]:
         for c in payload["tool_calls"]
     ]
     outcome = Outcome(**payload["outcome"])
-    exchange = Exchange(payload["user_input"], payload["answer"], calls, outcome, payload["forget_asked"])
+    said = payload.get("said_at")  # jobs queued before event time was kept have none: now
+    exchange = Exchange(
+        payload["user_input"],
+        payload["answer"],
+        calls,
+        outcome,
+        payload["forget_asked"],
+        said_at=datetime.fromisoformat(said) if said else None,
+    )
     return exchange, list(payload.get("shown_ids", []))
 
 

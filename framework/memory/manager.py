@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +316,7 @@ class MemoryManager:
             attributions=said_by,
             forget_asked=exchange.forget_asked,
             context=[*earlier, exchange.user_input],
+            said_at=exchange.said_at,
         )
         return work
 
@@ -455,9 +457,11 @@ class MemoryManager:
         attributions: list[Attribution] | None = None,
         forget_asked: bool = True,
         context: Sequence[str] = (),
+        said_at: datetime | None = None,
     ) -> list[MemoryOp]:
         """Forget what was asked, then curate the candidates (provenance, write policy, dedup,
-        refine, contradiction) and write them, or park them for approval when the policy says so."""
+        refine, contradiction) and write them (as of `said_at`, when the words were said; default
+        now), or park them for approval when the policy says so."""
         ops = self.forget_requested(user_id, extraction, visible_ids, forget_asked)
         decisions = self.curator.decide(
             user_id,
@@ -478,7 +482,7 @@ class MemoryManager:
                 for pid, d in zip(ids, waiting, strict=True)
             ]
             decisions = [d for d in decisions if d.action == "reject"]
-        return ops + self.curator.commit(user_id, state, decisions, actor)
+        return ops + self.curator.commit(user_id, state, decisions, actor, said_at=said_at)
 
     def approve(self, user_id: str, pending_id: int, approved: bool = True) -> list[MemoryOp]:
         """Carry out (or drop) a parked write; returns what was done."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from framework.embeddings import Embedder
@@ -25,8 +26,8 @@ from framework.memory.governance.provenance import (
 )
 from framework.memory.governance.provenance import rejection as provenance_rejection
 from framework.memory.governance.write_policy import WritePolicy
-from framework.memory.longterm.records import MemoryEntry, MemorySource
-from framework.memory.longterm.store import LongTermMemory, expiry
+from framework.memory.longterm.records import MemoryEntry, MemorySource, utcnow
+from framework.memory.longterm.store import LongTermMemory
 from framework.memory.operations import MemoryOp
 from framework.memory.working import WorkingState
 from framework.memory.working.conversation import awaited_kind, leading_value
@@ -198,8 +199,15 @@ class Curator:
         return [decisions[i] for i in sorted(decisions)]
 
     def commit(
-        self, user_id: str | None, state: WorkingState, decisions: list[WriteDecision], actor: str = "agent"
+        self,
+        user_id: str | None,
+        state: WorkingState,
+        decisions: list[WriteDecision],
+        actor: str = "agent",
+        said_at: datetime | None = None,
     ) -> list[MemoryOp]:
+        """Carry out the decisions; new memories are written as of `said_at` (event time: when
+        their words were said; default now), a time-limited one valid for its days from then."""
         ops: list[MemoryOp] = []
         to_embed = [
             d for d in decisions if d.action in ("write", "supersede", "overruled") and d.vector is None
@@ -220,7 +228,7 @@ class Curator:
                 )
                 ops.append(MemoryOp("reinforce", d.target, d.content, d.reason))
                 continue
-            entry = self._entry(user_id, state, d)
+            entry = self._entry(user_id, state, d, said_at)
             vector = d.vector
             assert vector is not None
             if d.action == "supersede":
@@ -236,8 +244,11 @@ class Curator:
             ops.append(MemoryOp("supersede" if d.action != "write" else "write", new.id, d.content, d.reason))
         return ops
 
-    def _entry(self, user_id: str, state: WorkingState, d: WriteDecision) -> MemoryEntry:
+    def _entry(
+        self, user_id: str, state: WorkingState, d: WriteDecision, said_at: datetime | None = None
+    ) -> MemoryEntry:
         c = d.candidate
+        said = said_at or utcnow()
         return MemoryEntry(
             user_id=user_id,
             content=d.content,
@@ -245,7 +256,8 @@ class Curator:
             confidence=c.confidence,
             source=c.source.value,
             tags=list(c.tags),
-            valid_until=expiry(c.valid_for_days) if c.valid_for_days is not None else None,
+            created_at=said,
+            valid_until=said + timedelta(days=c.valid_for_days) if c.valid_for_days is not None else None,
             session_id=state.session_id,
             embedder=self.embedder.name,
             origin=d.origin,

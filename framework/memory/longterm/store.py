@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -363,6 +363,3 @@ class LongTermMemory:
         """Right to erasure: all of the user's data (Erasure.delete_user)."""
         return self.erasure.delete_user(user_id, actor=actor, reason=reason)
 
-
-def expiry(days: float) -> datetime:
-    return utcnow() + timedelta(days=days)
