@@ -28,7 +28,6 @@ from framework.bench.latency import ANSWER, responder
 from framework.cli import main
 from framework.config import load_settings
 from framework.memory.governance import WritePolicy
-from framework.memory.jobs import OWNER, MemoryJobs
 from framework.memory.manager import MemoryManager
 from framework.serve.http_app import AGENT_ENV
 from framework.serve.keys import open_keys
@@ -359,30 +358,6 @@ def test_serve_refuses_to_start_without_keys_or_with_a_bad_store(
     assert result.exit_code == 1 and "--model" in result.output
     result = CliRunner().invoke(main, ["serve", "--agent", "no-such-agent"])
     assert result.exit_code == 2 and "--agent" in result.output
-
-
-# --- one user's memory work, in order across processes -----------------------------------------------
-@pytest.mark.both_backends
-def test_a_users_jobs_wait_behind_an_older_job_another_live_process_holds(home: Path) -> None:
-    manager = MemoryManager(load_settings())
-    jobs = MemoryJobs(manager.engine)
-    try:
-        older, newer = jobs.enqueue("ada", "s", {"n": 1}), jobs.enqueue("ada", "s", {"n": 2})
-        other = f"{socket.gethostname()}:{os.getppid()}"  # a live process on this host: pytest's parent
-        with manager.engine.begin() as conn:
-            conn.exec_driver_sql(f"UPDATE memory_job SET claimed_by = '{other}' WHERE id = {older}")
-        assert jobs.claim_next("ada") is None  # ours, but behind the other process's older job
-        assert jobs.held_elsewhere("ada") and jobs.outstanding("ada") == 2
-        running = jobs.claim_next("ada", owner=other)
-        assert running is not None and running.id == older
-        assert jobs.claim_next("ada") is None  # still behind it while it runs there
-        jobs.finish(older)
-        claimed = jobs.claim_next("ada", owner=OWNER)
-        assert claimed is not None and claimed.id == newer
-        jobs.finish(newer)
-        assert not jobs.held_elsewhere("ada") and jobs.outstanding("ada") == 0
-    finally:
-        manager.close()
 
 
 # --- several workers on PostgreSQL + Redis ------------------------------------------------------------

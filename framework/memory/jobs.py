@@ -4,11 +4,7 @@ When a turn has given its answer, what memory needs from it — the exchange, re
 the memories the turn showed, how many conversation lines to fold into the summary — is stored
 here as a job (`enqueue`), before the turn returns. A worker then claims the user's jobs one at a
 time, oldest first (`claim_next`: never two of one user at once, in this process or another),
-applies each and marks it done (`finish`). Order holds across processes too: a worker claims only
-the user's oldest waiting job; when that one is another live process's (it queued it, or runs
-it), the user's later jobs wait (`held_elsewhere`) and the worker tries again later. The claim
-locks the user's job rows (FOR UPDATE on PostgreSQL; SQLite's writer holds the database), so two
-processes never both take one job. A job that fails is kept to be tried again before
+applies each and marks it done (`finish`). A job that fails is kept to be tried again before
 the same user's next work and given up after MAX_ATTEMPTS, visible with its last error. A job
 whose worker died (the process was killed between the answer and the memory work) is claimed
 again: its claim names the host and process, and a claim older than CLAIM_LEASE_S is void
@@ -108,12 +104,10 @@ class MemoryJobs:
         return job_id
 
     def claim_next(self, user_id: str, owner: str = OWNER) -> MemoryJob | None:
-        """The user's oldest waiting job, now running under `owner`, when this worker may run it:
-        one it queued, one kept after a failure, or one whose worker is gone. None when there is
-        none, or when the oldest is another live process's: jobs another process queued are left
-        to it (it holds their exchanges as said), and the user's later jobs wait behind them, so
-        one user's jobs are applied one at a time in the order they were queued, across processes
-        (`held_elsewhere` tells the two Nones apart)."""
+        """The user's oldest job this worker may run, now running under `owner`: one it queued, one
+        kept after a failure, or one whose worker is gone. None when there is none. Jobs another
+        live process queued are left to it (it holds their exchanges as said): one user's jobs run
+        in order within a process, and side by side across processes as turns do."""
         with self.engine.connect() as conn:  # the common case, no work: one indexed probe, no lock
             waiting = execute(
                 conn,
@@ -128,10 +122,10 @@ class MemoryJobs:
                 select(MemoryJob)
                 .where(col(MemoryJob.user_id) == user_id, col(MemoryJob.status).in_(WAITING + ("running",)))
                 .order_by(col(MemoryJob.id))
-                .with_for_update()  # a second claimer waits, then sees this claim
+                .with_for_update()  # a second claimer (PostgreSQL) waits, then sees this claim
             )
-            job = next(iter(s.scalars(query)), None)
-            if job is None or not _claimable(job, owner):
+            job = next((j for j in s.scalars(query) if _claimable(j, owner)), None)
+            if job is None:
                 return None
             job.status, job.claimed_by, job.claimed_at = "running", owner, utcnow()
             s.add(job)
@@ -175,17 +169,6 @@ class MemoryJobs:
                 job.status, job.claimed_by, job.claimed_at = "queued", "", None
                 s.add(job)
                 s.commit()
-
-    def held_elsewhere(self, user_id: str, owner: str = OWNER) -> bool:
-        """Whether the user has work this worker may run that waits behind an older job another
-        live process holds (try again later: that process applies it, or dies and frees it)."""
-        with Session(self.engine) as s:
-            jobs = s.scalars(
-                select(MemoryJob)
-                .where(col(MemoryJob.user_id) == user_id, col(MemoryJob.status).in_(WAITING + ("running",)))
-                .order_by(col(MemoryJob.id))
-            ).all()
-        return bool(jobs) and not _claimable(jobs[0], owner) and any(_claimable(j, owner) for j in jobs)
 
     def outstanding(self, user_id: str) -> int:
         """The user's jobs queued or running in any process (not those kept after a failure: they

@@ -49,7 +49,7 @@ from framework.memory.longterm.records import MemoryJob
 from framework.memory.operations import MemoryOp
 from framework.memory.procedural import ProceduralMemory, Procedures
 from framework.memory.recollection import Recollection
-from framework.memory.worker import BLOCKED, MemoryWorker, NotApplied
+from framework.memory.worker import MemoryWorker, NotApplied
 from framework.memory.working import WorkingState, WorkingStore, open_working_store
 from framework.outcome import Exchange, Outcome, ToolCallRecord
 from framework.sensitive import redact, sensitive_values
@@ -347,10 +347,6 @@ class MemoryManager:
             return job_id, self.worker.submit(user_id, job_id)
         future: Future[Any] = Future()
         results = self._run_user(user_id)
-        deadline = time.monotonic() + self.settings.memory_wait_s
-        while results.pop(BLOCKED, False) and job_id not in results and time.monotonic() < deadline:
-            time.sleep(0.02)  # another process applies this user's older work first
-            results.update(self._run_user(user_id))
         result = results.get(
             job_id, NotApplied("memory work kept in the store to retry: an earlier job of this user failed")
         )
@@ -389,8 +385,7 @@ class MemoryManager:
 
     def _run_user(self, user_id: str) -> dict[int, Any]:
         """Apply the user's waiting jobs, oldest first; stop at the first that fails (it is kept,
-        and the ones after it wait their turn). Job id -> result, or the exception; BLOCKED -> True
-        when the user's next job waits behind an older one another live process holds."""
+        and the ones after it wait their turn). Job id -> result, or the exception."""
         results: dict[int, Any] = {}
         while (job := self.jobs.claim_next(user_id)) is not None:
             job_id = job.id or 0
@@ -410,9 +405,6 @@ class MemoryManager:
                     raise
                 break
             self.jobs.finish(job_id)
-        else:
-            if self.jobs.held_elsewhere(user_id):
-                results[BLOCKED] = True
         return results
 
     def forget_requested(

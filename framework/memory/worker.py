@@ -1,9 +1,7 @@
 """The background worker that applies queued memory work after the answers.
 
 A few threads take users off a queue; one user's jobs are applied by one thread at a time, oldest
-first (framework.memory.jobs claims them in the store, so this holds across processes too: a user
-whose next job waits behind another process's is tried again after a short, growing pause, with no
-thread held while it waits). Each
+first (framework.memory.jobs claims them in the store, so this holds across processes too). Each
 job's result is handed to the Future its turn waits on. `settle(user)` waits (bounded) until the
 user's work queued in this process is applied: a user's next turn, their recall and their export
 see what the previous turn taught. Work that is queued but not applied when the process stops is
@@ -25,8 +23,6 @@ from framework.errors import FrameworkError
 log = logging.getLogger("framework.memory")
 
 RunUser = Callable[[str], dict[int, Any]]  # applies a user's waiting jobs: job id -> result
-BLOCKED = -2  # in run_user's results: the user's next job waits behind another process's
-RETRY_FIRST_S, RETRY_MAX_S = 0.01, 0.25  # the pause before a blocked user is tried again, doubling
 
 
 class NotApplied(FrameworkError):
@@ -42,8 +38,6 @@ class MemoryWorker:
         self._waiting: dict[str, int] = defaultdict(int)  # user -> triggers not yet handled
         self._futures: dict[int, tuple[str, Future[Any]]] = {}
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._pauses: dict[str, float] = {}  # blocked user -> the next pause before trying again
-        self._stopping = False
         self._threads = [
             threading.Thread(target=self._serve, name=f"framework-memory-{i}", daemon=True)
             for i in range(threads)
@@ -76,7 +70,6 @@ class MemoryWorker:
     def close(self, timeout: float | None = None) -> bool:
         """Apply what is queued (up to `timeout`), then stop. What is left stays in the store."""
         done = self.flush(timeout)
-        self._stopping = True
         for _ in self._threads:
             self._queue.put(None)
         for thread in self._threads:
@@ -100,25 +93,7 @@ class MemoryWorker:
                 except BaseException as exc:  # a bug must not stop the worker: its turns hear of it
                     log.exception("memory work for a user failed")
                     results = {-1: exc}
-            if results.pop(BLOCKED, False) and not self._stopping:
-                self._retry_later(user_id, results)
-                continue
-            self._pauses.pop(user_id, None)
             self._resolve(user_id, results)
-
-    def _retry_later(self, user_id: str, results: dict[int, Any]) -> None:
-        """Hand over what ran, keep the trigger unhandled (settle still waits), and queue the user
-        again after a pause: another process is applying the user's older work."""
-        with self._cond:
-            for job_id, result in results.items():
-                _, future = self._futures.pop(job_id, (None, None))
-                if future is not None:
-                    (future.set_exception if isinstance(result, BaseException) else future.set_result)(result)
-            pause = self._pauses.get(user_id, RETRY_FIRST_S)
-            self._pauses[user_id] = min(pause * 2, RETRY_MAX_S)
-        timer = threading.Timer(pause, self._queue.put, (user_id,))
-        timer.daemon = True
-        timer.start()
 
     def _resolve(self, user_id: str, results: dict[int, Any]) -> None:
         crash = results.pop(-1, None)
