@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import click
@@ -39,6 +40,29 @@ def _line(m: MemoryEntry) -> str:
     )
     tags = f" {{{', '.join(m.tags)}}}" if m.tags else ""
     return f"#{m.id} {m.memory_type} {m.confidence:.2f} {m.source}{extra}{tags}: {m.content}"
+
+
+class _Moment(click.ParamType):
+    """A date (2023-05-08: through the end of that day) or an ISO datetime, as an aware UTC
+    datetime; a naive one is UTC."""
+
+    name = "DATE|DATETIME"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(
+                f"{text!r} is not a date or an ISO datetime (e.g. 2023-05-08 or 2023-05-08T13:56:00+02:00)",
+                param,
+                ctx,
+            )
+        if len(text) == 10:  # a date alone: what was known on that day, all of it
+            moment += timedelta(days=1, microseconds=-1)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 # MemoryType's values (framework.memory.longterm.records imports SQLModel: not at --help time).
@@ -128,6 +152,13 @@ def show(memory_id: int, user: str, home: str | None, embedder: str | None) -> N
 )
 @_type_option
 @click.option("--tag", "tags", multiple=True, help="only memories with one of these tags (repeatable)")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=_Moment(),
+    help="what was known then: the memories active at this time (a date, through its end, or an "
+    "ISO datetime; UTC unless it says otherwise), those superseded or forgotten since included",
+)
 @_json_option
 @common
 def recall(
@@ -137,6 +168,7 @@ def recall(
     min_confidence: float,
     types: tuple[str, ...],
     tags: tuple[str, ...],
+    as_of: datetime | None,
     as_json: bool,
     home: str | None,
     embedder: str | None,
@@ -148,8 +180,11 @@ def recall(
 
     manager = _manager(home, embedder)
     vector = manager.embedder.embed([query])[0] if query.strip() else None
+    past = manager.past_vectors(user, as_of, types or None) if as_of and vector is not None else None
     result = manager.long_term.search(
-        SearchQuery(user, query, limit, min_confidence, types or None, tags or None), vector
+        SearchQuery(user, query, limit, min_confidence, types or None, tags or None, as_of=as_of),
+        vector,
+        past,
     )
     manager.close()
     if as_json:

@@ -11,13 +11,13 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from framework.config import Settings
 from framework.embeddings import Embedder, resolve_embedder
-from framework.errors import ConfigurationError, FrameworkError
+from framework.errors import ConfigurationError, FrameworkError, InvalidInput
 from framework.llm.base import Model
 from framework.llm.messages import Usage
 from framework.log import headline, logger, user_ref
@@ -56,6 +56,9 @@ from framework.sensitive import redact, sensitive_values
 from framework.telemetry import NULL, Span, content_traced
 
 RECALL_MIN_CONFIDENCE = 0.7  # the seed's: recall leaves out memories less sure than this
+# Recall as of a past time ranks at most this many of the memories active then and not now (the
+# latest written), embedding their words again: no index holds them.
+PAST_CANDIDATES = 1000
 SUCCESS_BONUS = 0.1
 FAILURE_PENALTY = -0.2
 
@@ -143,15 +146,23 @@ class MemoryManager:
         task_tags: tuple[str, ...] = (),
         procedures: Procedures | None = None,
         span: Span = NULL,
+        *,
+        as_of: datetime | None = None,
     ) -> Recollection:
         """Everything long-term and procedural memory contribute to a turn about `query`: all active
         preferences and constraints, the best-ranked facts and outcomes (each explained), the
         skills whose use matches, and the policies in force. Traced as a `framework.recall` span
-        under `span`: counts, latency, top scores (the memories' text only when asked for)."""
+        under `span`: counts, latency, top scores (the memories' text only when asked for).
+
+        `as_of` (a datetime; naive is UTC): what we knew then — the memories active at that time,
+        those superseded or expired since included, those written after it left out, those forgotten
+        never: forgetting is for good (framework.memory.longterm.timeline). Confidences are
+        today's."""
+        when = _as_of(as_of)
         started = time.perf_counter()
         traced = span.child("framework.recall", {"framework.user": user_ref(user_id)})
         try:
-            found = self._recall(user_id, query, task_tags, procedures)
+            found = self._recall(user_id, query, task_tags, procedures, when)
         except BaseException as exc:
             traced.fail(exc)
             traced.end()
@@ -180,10 +191,11 @@ class MemoryManager:
         query: str,
         task_tags: tuple[str, ...] = (),
         procedures: Procedures | None = None,
+        as_of: datetime | None = None,
     ) -> Recollection:
-        """Everything long-term and procedural memory contribute to a turn about `query`: all active
-        preferences and constraints, the best-ranked facts and outcomes (each explained), the
-        skills whose use matches, and the policies in force."""
+        """Everything long-term and procedural memory contribute to a turn about `query` (as of
+        `as_of`, when given): all active preferences and constraints, the best-ranked facts and
+        outcomes (each explained), the skills whose use matches, and the policies in force."""
         procedures = procedures or self.procedures  # the turn's one load: skills and policies agree
         skills = [s for s in procedures.skills if _overlaps(query, s.when_to_use + " " + s.name)]
         if user_id is None:
@@ -203,7 +215,15 @@ class MemoryManager:
         # Every active constraint (a rule is kept or retired, never faded out); every active
         # preference as sure as the recall threshold; the facts and outcomes that best match.
         always, unsure = [], {}
-        for m in lt.active(user_id, (MemoryType.preference.value, MemoryType.constraint.value)):
+        structured = (MemoryType.preference.value, MemoryType.constraint.value)
+        searched = (MemoryType.fact.value, MemoryType.outcome.value)
+        past: dict[int, list[float]] = {}  # as of a past time: what was active then and is not now
+        if as_of is None:
+            kept = lt.active(user_id, structured)
+        else:
+            kept = lt.active_at(user_id, as_of, structured)
+            past = self.past_vectors(user_id, as_of, searched) if vector is not None else {}
+        for m in kept:
             if m.memory_type == MemoryType.preference.value and m.confidence < floor and m.id is not None:
                 unsure[m.id] = f"confidence {m.confidence:.2f} < {floor:.2f}"
             else:
@@ -214,10 +234,12 @@ class MemoryManager:
                 query,
                 limit=self.recall_limit,
                 min_confidence=floor,
-                types=(MemoryType.fact.value, MemoryType.outcome.value),
+                types=searched,
                 task_tags=task_tags,
+                as_of=as_of,
             ),
             vector,
+            past,
         )
         used = [m.id for m in always] + [r.memory.id for r in found.items]
         lt.touch(
@@ -238,6 +260,18 @@ class MemoryManager:
             warnings=found.warnings,
             embed_ms=embed_ms,
         )
+
+    def past_vectors(
+        self, user_id: str, as_of: datetime, types: Sequence[str] | None = None
+    ) -> dict[int, list[float]]:
+        """The vectors of the user's memories (of these types) that were active at `as_of` and are
+        not now, the latest PAST_CANDIDATES of them: no index holds them, so recall as of then
+        embeds their words again (SearchQuery.as_of)."""
+        ended = self.long_term.active_at(user_id, as_of, types, ended_only=True)[-PAST_CANDIDATES:]
+        if not ended:
+            return {}
+        vectors = self.embedder.embed([e.content for e in ended])
+        return {e.id: v for e, v in zip(ended, vectors, strict=True) if e.id is not None}
 
     def related(self, user_id: str, query: str, exclude: set[int | None] | None = None) -> list[MemoryEntry]:
         """Active facts and outcomes ranked for `query`, without counting as a recall (no access
@@ -408,10 +442,16 @@ class MemoryManager:
         return results
 
     def forget_requested(
-        self, user_id: str | None, extraction: Extraction, visible_ids: set[int], asked: bool = True
+        self,
+        user_id: str | None,
+        extraction: Extraction,
+        visible_ids: set[int],
+        asked: bool = True,
+        said_at: datetime | None = None,
     ) -> list[MemoryOp]:
         """Honour "forget that": only when the user's own words asked (`asked`: text from a tool
-        or a memory cannot make memory forget), and only memories shown this turn may be named."""
+        or a memory cannot make memory forget), and only memories shown this turn may be named.
+        `said_at`: when the asking words were said (recall as_of: active until then)."""
         ops: list[MemoryOp] = []
         for request in extraction.forget:
             if not asked:
@@ -432,7 +472,9 @@ class MemoryManager:
                 )
                 continue
             reason = redact(request.reason)
-            if self.long_term.forget(user_id, request.memory_id, actor="user", reason=reason):
+            if self.long_term.forget(
+                user_id, request.memory_id, actor="user", reason=reason, said_at=said_at
+            ):
                 ops.append(MemoryOp("forget", request.memory_id, "", reason))
         return ops
 
@@ -454,7 +496,7 @@ class MemoryManager:
         """Forget what was asked, then curate the candidates (provenance, write policy, dedup,
         refine, contradiction) and write them (as of `said_at`, when the words were said; default
         now), or park them for approval when the policy says so."""
-        ops = self.forget_requested(user_id, extraction, visible_ids, forget_asked)
+        ops = self.forget_requested(user_id, extraction, visible_ids, forget_asked, said_at)
         decisions = self.curator.decide(
             user_id,
             state,
@@ -634,3 +676,15 @@ def _overlaps(query: str, text: str) -> bool:
 
 
 __all__ = ["MemoryManager"]
+
+
+def _as_of(value: object) -> datetime | None:
+    """recall's as_of as an aware UTC datetime (a naive one is UTC), or None for now."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InvalidInput(
+            f"recall(..., as_of=): expected a datetime (e.g. datetime(2023, 5, 8, tzinfo=UTC)), "
+            f"got {type(value).__name__}"
+        )
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)

@@ -29,6 +29,7 @@ from framework.memory.governance.write_policy import WritePolicy
 from framework.memory.longterm.records import MemoryEntry, MemorySource, utcnow
 from framework.memory.longterm.store import LongTermMemory
 from framework.memory.operations import MemoryOp
+from framework.memory.timeexpr import when_tags
 from framework.memory.working import WorkingState
 from framework.memory.working.conversation import awaited_kind, leading_value
 from framework.sensitive import Finding, find_sensitive_in_context, redact, repeats_secret
@@ -207,7 +208,10 @@ class Curator:
         said_at: datetime | None = None,
     ) -> list[MemoryOp]:
         """Carry out the decisions; new memories are written as of `said_at` (event time: when
-        their words were said; default now), a time-limited one valid for its days from then."""
+        their words were said; default now), a time-limited one valid for its days from then,
+        each tagged with the periods its words speak of, resolved against that time
+        (framework.memory.timeexpr: "last Tuesday" -> ``when:2023-05-02``). What a decision
+        supersedes or retires stops being active at that time too (recall as_of)."""
         ops: list[MemoryOp] = []
         to_embed = [
             d for d in decisions if d.action in ("write", "supersede", "overruled") and d.vector is None
@@ -233,12 +237,16 @@ class Curator:
             assert vector is not None
             if d.action == "supersede":
                 assert d.target is not None
-                new = self.long_term.supersede(user_id, d.target, entry, vector, actor=actor, reason=d.reason)
+                new = self.long_term.supersede(
+                    user_id, d.target, entry, vector, actor=actor, reason=d.reason, said_at=said_at
+                )
             else:
                 new = self.long_term.add(entry, vector, actor=actor, reason=d.reason)
                 if d.action == "overruled":
                     assert d.target is not None and new.id is not None
-                    self.long_term.retire(user_id, new.id, d.target, actor=actor, reason=d.reason)
+                    self.long_term.retire(
+                        user_id, new.id, d.target, actor=actor, reason=d.reason, said_at=said_at
+                    )
             state.writes += 1
             state.written_ids.append(new.id or 0)
             ops.append(MemoryOp("supersede" if d.action != "write" else "write", new.id, d.content, d.reason))
@@ -255,7 +263,7 @@ class Curator:
             memory_type=c.memory_type.value,
             confidence=c.confidence,
             source=c.source.value,
-            tags=list(c.tags),
+            tags=list(dict.fromkeys([*c.tags, *when_tags(d.content, said)])),
             created_at=said,
             valid_until=said + timedelta(days=c.valid_for_days) if c.valid_for_days is not None else None,
             session_id=state.session_id,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from framework.memory.timeexpr import MONTHS, calendar_dates, relative
+
 _WORD = re.compile(r"\w+")
 # Function words carry no topic; "s", "t", "ll"... are what is left of "Ada's", "don't", "we'll".
 _STOP = frozenset(
@@ -60,93 +62,47 @@ def normalise(hits: list[tuple[int, float]], depth: int | None, floor: float) ->
 
 _TOLD_WITHIN = timedelta(days=7)  # an event is often told in the week after it happened
 
-_MONTHS = {
-    name[:n]: number
-    for number, name in enumerate(
-        "january february march april may june july august september october november december".split(), 1
-    )
-    for n in (3, len(name))
-} | {"sept": 9}
-_MONTH = (
-    r"(january|february|march|april|may|june|july|august|september|october|november|december"
-    r"|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"
-)
-_DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
-_YEAR = r"((?:19|20)\d\d)"
-# Most specific first; what one pattern matched is removed before the next looks.
-_DATES = [
-    ("dmy", re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}\b", re.I)),
-    ("mdy", re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.I)),
-    ("my", re.compile(rf"\b{_MONTH},?\s+{_YEAR}\b", re.I)),
-    # A month alone only after a preposition: "may" is also a verb.
-    ("m", re.compile(rf"\b(?:in|during|since|of|early|late|mid)\s+{_MONTH}(?!\s*\d)\b", re.I)),
-    ("y", re.compile(rf"\b{_YEAR}\b")),
-]
-
 Period = tuple[datetime, datetime] | int  # [start, end), or a month of any year
 
 
 def periods(text: str) -> list[Period]:
-    """The calendar periods a query names: days, months, years; a bare month is of any year."""
+    """The calendar periods a query names (framework.memory.timeexpr's calendar grammar): days,
+    months, years; a month named alone is of any year."""
     found: list[Period] = []
-    for kind, pattern in _DATES:
-        for m in pattern.finditer(text):
-            g = m.groups()
-            try:
-                if kind == "dmy" or kind == "mdy":
-                    day, month = (g[0], g[1]) if kind == "dmy" else (g[1], g[0])
-                    start = datetime(int(g[2]), _MONTHS[month.lower()], int(day), tzinfo=UTC)
-                    found.append((start, start + timedelta(days=1)))
-                elif kind == "my":
-                    year, month_n = int(g[1]), _MONTHS[g[0].lower()]
-                    end = datetime(year + month_n // 12, month_n % 12 + 1, 1, tzinfo=UTC)
-                    found.append((datetime(year, month_n, 1, tzinfo=UTC), end))
-                elif kind == "m":
-                    found.append(_MONTHS[g[0].lower()])
-                else:
-                    year = int(g[0])
-                    found.append((datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)))
-            except ValueError:  # "31 February"
-                continue
-        text = pattern.sub(" ", text)
+    for kind, g in calendar_dates(text):
+        try:
+            if kind == "dmy" or kind == "mdy":
+                day, month = (g[0], g[1]) if kind == "dmy" else (g[1], g[0])
+                start = datetime(int(g[2]), MONTHS[month.lower()], int(day), tzinfo=UTC)
+                found.append((start, start + timedelta(days=1)))
+            elif kind == "my":
+                year, month_n = int(g[1]), MONTHS[g[0].lower()]
+                end = datetime(year + month_n // 12, month_n % 12 + 1, 1, tzinfo=UTC)
+                found.append((datetime(year, month_n, 1, tzinfo=UTC), end))
+            elif kind == "m":
+                found.append(MONTHS[g[0].lower()])
+            else:
+                year = int(g[0])
+                found.append((datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)))
+        except ValueError:  # "31 February"
+            continue
     return found
 
 
-_NUMBER = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
-# What a memory says happened some time before it was written: "last month", "two years ago".
-_TOLD_OF = re.compile(
-    r"\b(?:last\s+(month|year)|(a|an|one|two|three|four|five|six|\d{1,2})\s+(day|week|month|year)s?\s+ago)\b",
-    re.I,
-)
-
-
-def _month_start(year: int, month: int) -> datetime:
-    """The first of a month, months counted past December or before January."""
-    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
-    return datetime(year, month, 1, tzinfo=UTC)
-
-
 def told_of(written: datetime, content: str) -> list[tuple[datetime, datetime]]:
-    """The earlier periods a memory written at `written` speaks of ("last month", "two years
-    ago"), each [start, end): a day or a week (give or take a few days) is a span of days, a month
-    or a year the calendar one. What it says of the past week is already within `written_in`'s
-    reach ("yesterday", "last weekend")."""
+    """The earlier periods a memory written at `written` speaks of (framework.memory.timeexpr's
+    relative grammar: "last month", "two years ago", "the year before last"), each [start, end):
+    a day or a week ago (give or take a few days) is a span of days, a month or a year the
+    calendar one. What it says of the past week is already within `written_in`'s reach
+    ("yesterday", "last weekend", "last Tuesday")."""
     spans: list[tuple[datetime, datetime]] = []
-    for m in _TOLD_OF.finditer(content):
-        last, number, unit = m[1], m[2], m[3]
-        n = 1 if last else (_NUMBER.get(number.lower()) or int(number))
-        unit = (last or unit).lower()
-        if unit == "year":
-            year = written.year - n
-            spans.append((datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)))
-        elif unit == "month":
-            month = written.month - n
-            spans.append((_month_start(written.year, month), _month_start(written.year, month + 1)))
-        else:
-            back = written - timedelta(days=n * (7 if unit == "week" else 1))
-            day = back.replace(hour=0, minute=0, second=0, microsecond=0)
-            reach = timedelta(days=3 if unit == "week" else 1)
+    for ref in relative(content, written):
+        if ref.kind == "ago" and ref.grain in ("day", "week"):
+            day = ref.at.replace(hour=0, minute=0, second=0, microsecond=0)
+            reach = timedelta(days=3 if ref.grain == "week" else 1)
             spans.append((day - reach, day + reach))
+        elif ref.kind in ("ago", "last") and ref.grain in ("month", "year"):
+            spans.append((ref.start, ref.end))
     return spans
 
 

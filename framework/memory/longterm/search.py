@@ -9,6 +9,11 @@ names or speaks of one ("last month"). Hard filters follow (user, status, validi
 type, tags), each drop recorded with its reason, then the composite rank (relevance, confidence,
 recency, access frequency, task relevance) with configurable weights. A signal that could not run
 is a warning.
+
+As of a past time (`SearchQuery.as_of`: "what did we know then"), the filters keep what was active
+then (framework.memory.longterm.timeline): the indexed memories known and valid by then, and the
+memories active then that are not now, which no index holds: their vectors are given to `search`
+(`past`) and they compete on the vector signal only. Recency is measured from as_of.
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ class SearchQuery:
     tags: tuple[str, ...] | None = None
     task_tags: tuple[str, ...] = ()
     candidates: int = 40  # per signal
+    as_of: datetime | None = None  # recall what was active then (aware); None: now
 
 
 @dataclass
@@ -125,9 +131,13 @@ class HybridSearch:
         self.load = load
         self._neighbours = _neighbours(self.backend)
 
-    def search(self, query: SearchQuery, vector: list[float] | None) -> SearchResult:
+    def search(
+        self, query: SearchQuery, vector: list[float] | None, past: dict[int, list[float]] | None = None
+    ) -> SearchResult:
         """The user's memories that best match `query`, ranked, each with what placed it; what
-        the hard filters or the limit dropped; and a warning for a signal that could not run."""
+        the hard filters or the limit dropped; and a warning for a signal that could not run.
+        `past`: with `query.as_of`, the vectors of the memories active then that are not now."""
+        past = past if query.as_of is not None and past else {}
         result = SearchResult(items=[])
         w = self.weights
         terms = search_terms(query.text)
@@ -136,7 +146,7 @@ class HybridSearch:
         if not terms:
             result.warnings.append("lexical signal skipped: no searchable words in the query")
         with self.engine.connect() as conn:
-            match = self._direct(conn, query, terms, vector, result.warnings)
+            match = self._direct(conn, query, terms, vector, result.warnings, past)
             result.candidates = {"vector": len(match.vector), "lexical": len(match.lexical)}
             if not match.direct:
                 return result
@@ -163,7 +173,7 @@ class HybridSearch:
         asked = set(terms)
         # relevance within 0..1
         scale = 1.0 + w.context * _CONTEXT_MAX + w.subject + (w.time if periods else 0.0)
-        now = utcnow()
+        now = query.as_of or utcnow()
         max_access = max((r[7] for r in rows), default=0)
         task_tags = set(query.task_tags)
         # (score, id, relevance, confidence, recency, frequency, task, context, subject, time); the
@@ -171,11 +181,15 @@ class HybridSearch:
         ranked: list[tuple[float, int, float, float, float, float, float, float, float, float]] = []
         for mid, status, valid_until, confidence, memory_type, tags_json, created, access, content in rows:
             tags = set(stored_tags(tags_json))
+            written = as_utc(created) or now
+            if mid in past:
+                status = MemoryStatus.active.value  # active as of query.as_of
             reason = _drop_reason(query, status, as_utc(valid_until), confidence, memory_type, tags, now)
+            if reason is None and query.as_of is not None and written > query.as_of:
+                reason = f"written after {query.as_of:%Y-%m-%d %H:%M}"
             if reason:
                 result.dropped[mid] = reason
                 continue
-            written = as_utc(created) or now
             in_context = context.get(mid, 0.0)
             in_time = 1.0 if periods and written_in(written, periods, content) else 0.0
             in_subject = 1.0 if w.subject and opening(content[:_OPENING]) in asked else 0.0
@@ -235,6 +249,7 @@ class HybridSearch:
         terms: list[str],
         vector: list[float] | None,
         warnings: list[str],
+        past: dict[int, list[float]],
     ) -> _Match:
         """Vector and lexical candidates, each signal normalised to 0..1, and their fusion: a
         convex combination of the normalised scores (Bruch et al., 2023, found it more robust
@@ -248,6 +263,11 @@ class HybridSearch:
                 lambda: self.backend.nearest(conn, query.user_id, vector, query.candidates),
                 conn,
                 warnings,
+            )
+        if vector is not None and past:  # memories active as of query.as_of that no index holds
+            nearest = sorted(
+                [*nearest, *((mid, 1.0 - _cosine(vector, v)) for mid, v in past.items())],
+                key=lambda hit: hit[1],
             )
         vec_hits = [(mid, 1.0 - dist) for mid, dist in nearest if 1.0 - dist >= floor]
         lex_hits = _signal(
@@ -313,6 +333,11 @@ def _signal(
         warnings.append(warning)
         logger.warning("recall: %s", warning)
         return []
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return sum(x * y for x, y in zip(a, b, strict=True)) / norm if norm else 0.0
 
 
 def _drop_reason(

@@ -34,11 +34,13 @@ from framework.memory.longterm.records import (
     AuditEvent,
     MemoryEntry,
     MemoryStatus,
+    as_utc,
     entry_from_row,
     stamp,
     utcnow,
 )
 from framework.memory.longterm.search import HybridSearch, RankWeights, SearchQuery, SearchResult
+from framework.memory.longterm.timeline import active_at
 
 
 class LongTermMemory:
@@ -161,9 +163,19 @@ class LongTermMemory:
         )
 
     def supersede(
-        self, user_id: str, old_id: int, new: MemoryEntry, vector: list[float], *, actor: str, reason: str
+        self,
+        user_id: str,
+        old_id: int,
+        new: MemoryEntry,
+        vector: list[float],
+        *,
+        actor: str,
+        reason: str,
+        said_at: datetime | None = None,
     ) -> MemoryEntry:
-        """Write `new` in place of `old_id`: the old one is kept for audit, never recalled again."""
+        """Write `new` in place of `old_id`: the old one is kept for audit, never recalled again.
+        `said_at`: when the words that replaced it were said (event time, kept in the audit: the
+        old one was active until then for recall as_of; default when this runs)."""
         with write_session(self.engine) as s:
             old = self._get(s, user_id, old_id)
             if old is None:
@@ -180,24 +192,43 @@ class LongTermMemory:
                     operation="supersede",
                     actor=actor,
                     reason=reason,
-                    detail={"superseded_by": new.id},
+                    detail={"superseded_by": new.id} | _said(said_at),
                 )
             )
             s.commit()
             s.refresh(new)
         return new
 
-    def forget(self, user_id: str, memory_id: int, *, actor: str, reason: str) -> bool:
-        """Soft-forget: never recalled again, removed from both indexes, reason audited."""
-        return self._withdraw(user_id, memory_id, MemoryStatus.forgotten, None, actor, reason)
+    def forget(
+        self, user_id: str, memory_id: int, *, actor: str, reason: str, said_at: datetime | None = None
+    ) -> bool:
+        """Soft-forget: never recalled again, removed from both indexes, reason audited (with
+        `said_at`, when the words that asked were said, if not now)."""
+        return self._withdraw(user_id, memory_id, MemoryStatus.forgotten, None, actor, reason, said_at)
 
-    def retire(self, user_id: str, memory_id: int, by: int, *, actor: str, reason: str) -> bool:
+    def retire(
+        self,
+        user_id: str,
+        memory_id: int,
+        by: int,
+        *,
+        actor: str,
+        reason: str,
+        said_at: datetime | None = None,
+    ) -> bool:
         """Mark an active memory superseded by an existing one `by` (kept for audit, never
         recalled): the losing side of a contradiction, or a memory folded into a merge."""
-        return self._withdraw(user_id, memory_id, MemoryStatus.superseded, by, actor, reason)
+        return self._withdraw(user_id, memory_id, MemoryStatus.superseded, by, actor, reason, said_at)
 
     def _withdraw(
-        self, user_id: str, memory_id: int, status: MemoryStatus, by: int | None, actor: str, reason: str
+        self,
+        user_id: str,
+        memory_id: int,
+        status: MemoryStatus,
+        by: int | None,
+        actor: str,
+        reason: str,
+        said_at: datetime | None = None,
     ) -> bool:
         with write_session(self.engine) as s:
             entry = self._get(s, user_id, memory_id)
@@ -206,7 +237,7 @@ class LongTermMemory:
             entry.status, entry.superseded_by = status.value, by
             self.backend.unindex(s.connection(), [memory_id])
             operation = "forget" if status is MemoryStatus.forgotten else "supersede"
-            detail = {} if by is None else {"superseded_by": by}
+            detail = ({} if by is None else {"superseded_by": by}) | _said(said_at)
             s.add(
                 AuditEvent(
                     user_id=user_id,
@@ -348,9 +379,19 @@ class LongTermMemory:
         with self.engine.connect() as conn:
             return [(rid, 1.0 - dist) for rid, dist in self.backend.nearest(conn, user_id, vector, k)]
 
-    def search(self, query: SearchQuery, vector: list[float] | None) -> SearchResult:
-        """The user's memories that best match `query`, ranked and explained (see recall.py)."""
-        return self.retrieval.search(query, vector)
+    def search(
+        self, query: SearchQuery, vector: list[float] | None, past: dict[int, list[float]] | None = None
+    ) -> SearchResult:
+        """The user's memories that best match `query`, ranked and explained (see search.py);
+        `past`: with `query.as_of`, the vectors of the memories active then and not now."""
+        return self.retrieval.search(query, vector, past)
+
+    def active_at(
+        self, user_id: str, as_of: datetime, types: Iterable[str] | None = None, *, ended_only: bool = False
+    ) -> list[MemoryEntry]:
+        """Structured retrieval as of a past time: every memory (of these types) that was active at
+        `as_of`; with `ended_only`, those of them no longer active (see timeline.py)."""
+        return active_at(self.engine, user_id, as_of, types, ended_only=ended_only)
 
     # --- hard deletion (framework.memory.longterm.erasure) --------------------------------
     def delete(self, user_id: str, memory_id: int, *, actor: str, reason: str) -> bool:
@@ -363,3 +404,8 @@ class LongTermMemory:
         """Right to erasure: all of the user's data (Erasure.delete_user)."""
         return self.erasure.delete_user(user_id, actor=actor, reason=reason)
 
+
+def _said(said_at: datetime | None) -> dict[str, str]:
+    """An audit detail's record of when the words that ended a memory were said (event time),
+    read by recall as_of (framework.memory.longterm.timeline); none when that is now."""
+    return {} if said_at is None else {"said_at": as_utc(said_at).isoformat()}  # type: ignore[union-attr]
