@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from framework.cli import render
-from framework.cli.options import common, load_agent_class
+from framework.cli.options import agent_option, common, load_agent_class
 
 if TYPE_CHECKING:
     from framework.gate import ApprovalRequest
@@ -36,13 +36,7 @@ HELP = """commands:
 
 
 @click.command()
-@click.option(
-    "--agent",
-    "agent_spec",
-    default="assistant",
-    show_default=True,
-    help="a file in agents/ (assistant, devops), a path to a .py file, or module:Class",
-)
+@agent_option
 @click.option("--user", default=None, help="who you are; memories are kept per user (default: $USER)")
 @click.option("--session", "session_id", default=None, help="resume a session by id (default: a new one)")
 @click.option(

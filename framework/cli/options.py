@@ -31,6 +31,16 @@ def common(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+# The agent a command runs (chat, serve): resolved by load_agent_class.
+agent_option = click.option(
+    "--agent",
+    "agent_spec",
+    default="assistant",
+    show_default=True,
+    help="a file in agents/ (assistant, devops), a path to a .py file, or module:Class",
+)
+
+
 def load_agent_class(spec: str) -> type[Agent]:
     """`assistant` (a file in agents/), `path/to/file.py`, or `package.module:Class`."""
     from framework.agent import Agent

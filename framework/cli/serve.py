@@ -8,17 +8,11 @@ from pathlib import Path
 
 import click
 
-from framework.cli.options import common, load_agent_class
+from framework.cli.options import agent_option, common, load_agent_class
 
 
 @click.command()
-@click.option(
-    "--agent",
-    "agent_spec",
-    default="assistant",
-    show_default=True,
-    help="a file in agents/ (assistant, devops), a path to a .py file, or module:Class",
-)
+@agent_option
 @click.option(
     "--workers",
     type=click.IntRange(min=1),

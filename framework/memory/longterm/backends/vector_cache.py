@@ -58,10 +58,6 @@ class UserVectors:
     def nbytes(self) -> int:
         return int(self.ids.nbytes + self.unit.nbytes)
 
-    @property
-    def size(self) -> int:
-        return len(self.ids)
-
 
 class _Buffers:
     """Growable id and bit arrays that several UserBits share: each sees its first `size` rows;
@@ -167,44 +163,67 @@ class VectorCache:
         self, conn: Connection, user_id: str, signature: Signature, rows_after: RowsAfter, dim: int
     ) -> UserVectors:
         """A small user's unit vectors as the store holds them now (`signature` was just read)."""
-        key, known = self._known(conn, user_id)
-        if not isinstance(known, UserVectors) or known.unit.shape[1:] != (dim,):
-            known = None
-        if known is not None and known.signature == signature:
-            return known
-        fresh: UserVectors | None = None
-        if known is not None and _only_added(known.signature, signature):
-            new = list(rows_after(conn, user_id, known.signature[1]))
-            if _adds_up(known.signature, signature, new):
-                ids = np.concatenate([known.ids, np.fromiter((r[0] for r in new), np.int64, len(new))])
-                fresh = UserVectors(signature, ids, np.vstack([known.unit, _unit([r[1] for r in new], dim)]))
-        if fresh is None:
-            rows = list(rows_after(conn, user_id, 0))
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            fresh = UserVectors(signature, ids, _unit([r[1] for r in rows], dim))
-            if not _matches(signature, ids):
-                return fresh  # not the rows the signature describes: answer, do not keep
-        self._keep(key, fresh)
-        return fresh
+
+        def appended(known: UserVectors, new: list[Any]) -> UserVectors:
+            ids = np.concatenate([known.ids, np.fromiter((r[0] for r in new), np.int64, len(new))])
+            return UserVectors(signature, ids, np.vstack([known.unit, _unit([r[1] for r in new], dim)]))
+
+        def loaded(rows: Iterable[tuple[int, bytes]]) -> UserVectors:
+            listed = list(rows)
+            ids = np.fromiter((r[0] for r in listed), dtype=np.int64, count=len(listed))
+            return UserVectors(signature, ids, _unit([r[1] for r in listed], dim))
+
+        return self._current(
+            conn,
+            user_id,
+            signature,
+            rows_after,
+            lambda known: isinstance(known, UserVectors) and known.unit.shape[1:] == (dim,),
+            appended,
+            loaded,
+        )
 
     def bits(
         self, conn: Connection, user_id: str, signature: Signature, rows_after: RowsAfter, dim: int
     ) -> UserBits:
         """A large user's sign bits as the store holds them now (`signature` was just read)."""
+        return self._current(
+            conn,
+            user_id,
+            signature,
+            rows_after,
+            lambda known: isinstance(known, UserBits) and known.buffers.bits.shape[0] == words(dim),
+            lambda known, new: self._appended(known, signature, new, dim),
+            lambda rows: _load_bits(signature, rows, dim),
+        )
+
+    def _current(
+        self,
+        conn: Connection,
+        user_id: str,
+        signature: Signature,
+        rows_after: RowsAfter,
+        usable: Callable[[Cached | None], bool],
+        appended: Callable[[Any, list[Any]], Any],
+        loaded: Callable[[Iterable[tuple[int, bytes]]], Any],
+    ) -> Any:
+        """The user's cached form when it matches `signature`; else the cached one with the new
+        rows appended, when new rows are all that changed; else loaded again (and kept only when
+        the rows read are those the signature describes)."""
         key, known = self._known(conn, user_id)
-        if not isinstance(known, UserBits) or known.buffers.bits.shape[0] != words(dim):
+        if not usable(known):
             known = None
         if known is not None and known.signature == signature:
             return known
-        fresh: UserBits | None = None
+        fresh = None
         if known is not None and _only_added(known.signature, signature):
             new = list(rows_after(conn, user_id, known.signature[1]))
             if _adds_up(known.signature, signature, new):
-                fresh = self._appended(known, signature, new, dim)
+                fresh = appended(known, new)
         if fresh is None:
-            fresh = _load_bits(signature, rows_after(conn, user_id, 0), dim)
+            fresh = loaded(rows_after(conn, user_id, 0))
             if not _matches(signature, fresh.ids):
-                return fresh
+                return fresh  # not the rows the signature describes: answer, do not keep
         self._keep(key, fresh)
         return fresh
 
