@@ -11,6 +11,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RankWeights:
+    """The defaults of the weights `framework bench retrieval --cv` tunes (framework.bench.tuning:
+    lexical_share, context, subject, time, min_similarity, focus, common_share) are the values
+    most of its leave-one-conversation-out folds chose on the LoCoMo dev split, each fold on three
+    conversations: none was fitted on all four at once."""
+
     relevance: float = 0.6
     confidence: float = 0.2
     recency: float = 0.1
@@ -31,11 +36,16 @@ class RankWeights:
     # ("Python 3.12 is installed"). A name is in so many of a user's memories that BM25 all but
     # ignores it and an embedding mixes it into everything; who said something is what a question
     # naming a person most often asks about. 0 turns it off.
-    subject: float = 0.25
+    subject: float = 0.5
     # Added when the query names a period ("on 3 May, 2023", "in June") in which the memory was
     # written (or up to a week before: things are told after they happen), or of which it speaks
     # ("last month", "two years ago", counted from when it was written). 0 turns it off.
-    time: float = 0.5
+    time: float = 1.0
+    # The query vector leans this share towards the embedding of the question without the words
+    # in at least `common_share` of the user's memories (their names, "user": words that pull a
+    # question towards everything the user said; framework.memory.longterm.focus). 0 turns it off.
+    focus: float = 0.5
+    common_share: float = 0.2
 
 
 # Weights that are not plain non-negative numbers: (low, high, as said in an error).
@@ -43,4 +53,6 @@ WEIGHT_RANGES = {
     "recency_half_life_days": (0.0, math.inf, "a number of days > 0"),
     "lexical_share": (0.0, 1.0, "a share between 0 and 1"),
     "min_similarity": (-1.0, 1.0, "a cosine similarity between -1 and 1"),
+    "focus": (0.0, 1.0, "a share between 0 and 1"),
+    "common_share": (0.0, 1.0, "a share of memories between 0 and 1"),
 }

@@ -25,8 +25,7 @@ def test_defaults_when_nothing_is_set(home: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_each_layer_overrides_the_one_below(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = write_config(home, "model: file-model\nembedder: hash-64\nworking_ttl_s: 300\n"
-                                "max_steps: 3\n")
+    config = write_config(home, "model: file-model\nembedder: hash-64\nworking_ttl_s: 300\nmax_steps: 3\n")
     monkeypatch.setenv("FRAMEWORK_MODEL", "env-model")
     monkeypatch.setenv("FRAMEWORK_WORKING_TTL_S", "600")
     s = load_settings(model="flag-model", max_steps=None)  # None means "not given"
@@ -120,7 +119,10 @@ def test_recall_weights_come_from_the_config_file_or_the_environment(
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("recall_weights:\n  relevence: 0.7\n", "unknown weight 'relevence'; known: ['confidence', "),
+        (
+            "recall_weights:\n  relevence: 0.7\n",
+            "unknown weight 'relevence'; known: ['common_share', 'confidence', ",
+        ),
         ("recall_weights:\n  recency: -1\n", "recency must be a number >= 0, got -1"),
         ("recall_weights:\n  recency: lots\n", "recency must be a number >= 0, got 'lots'"),
         ("recall_weights: 0.5\n", "expected a mapping of weight: number, got 0.5"),

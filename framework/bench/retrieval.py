@@ -2,11 +2,12 @@
 finds the turns that answer a question.
 
 Each conversation becomes one user whose memories are its turns ("speaker: text", plus the
-caption of a shared photo), stored through `LongTermMemory` in a temporary SQLite database (or,
+caption of a shared photo), stored through `LongTermMemory` in a temporary SQLite database of its own (or,
 with `database_url`, in that empty PostgreSQL database, its tables dropped afterwards) as a
 conversation importer would write them: `created_at` is when the turn was said (the session's
 date; the content stays what was said) and `session_id` its session. Each question of categories
-1-4 is asked as a recall query (limit 10, every memory type, the default `RankWeights`) and scored
+1-4 is asked as a recall query (limit 10, every memory type, the default `RankWeights`, the query
+vector focused as the product's recall does: framework.memory.longterm.focus) and scored
 any@k (an evidence turn is in the top k) and all@k (all of them are). Recalls are not recorded as
 accesses, so one question cannot change the ranking of the next. No LLM is called. The data is
 CC BY-NC: it is read from the path given, never copied into the project.
@@ -19,6 +20,7 @@ import re
 import statistics
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +33,7 @@ from framework.memory.longterm.migrations import migrate, open_engine
 from framework.memory.longterm.records import MemoryEntry
 from framework.memory.longterm.search import SearchQuery
 from framework.memory.longterm.store import LongTermMemory
+from framework.ranking import RankWeights
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 KS = (1, 5, 10)
@@ -154,36 +157,136 @@ def load_conversations(path: Path, only: set[str] | None = None) -> list[Convers
     return conversations
 
 
+@dataclass
+class Answer:
+    """One question's recall: the turns returned, best first."""
+
+    conversation: str
+    category: str
+    evidence: tuple[str, ...]
+    ranked: list[str]
+
+
+def report(answers: list[Answer]) -> dict[str, Any]:
+    """any@k and all@k, overall and by category, of these answers."""
+    overall = Tally()
+    by_category = {name: Tally() for name in CATEGORIES.values()}
+    for answer in answers:
+        overall.add(answer.ranked, answer.evidence)
+        by_category[answer.category].add(answer.ranked, answer.evidence)
+    return {
+        "overall": overall.report(),
+        "by_category": {name: t.report() for name, t in by_category.items()},
+        "questions": overall.questions,
+        "by_category_questions": {name: t.questions for name, t in by_category.items()},
+    }
+
+
+class Remembered:
+    """The conversations stored, each as its own user in a store of its own (a temporary SQLite
+    file in `folder`; or all in the PostgreSQL database at `database_url`, whose BM25 counts
+    each user's memories only), ready to be asked with any rank weights. A question's score does
+    not depend on which other conversations the file holds, nor on their order. Question
+    embeddings are kept: asking again with other weights embeds nothing."""
+
+    def __init__(
+        self, data: list[Conversation], model: Embedder, folder: Path, database_url: str | None = None
+    ) -> None:
+        self.data = data
+        self.model = model
+        self._embedded: dict[str, list[float]] = {}
+        self._engines: list[Engine] = []
+        self._stores: dict[str, tuple[LongTermMemory, dict[int, str]]] = {}
+        self._database_url = database_url
+        shared = None
+        if database_url:
+            from framework.bench.scale import empty_store
+
+            shared = empty_store(database_url)
+            migrate(shared, model.name, model.dim)
+            self._engines.append(shared)
+        try:
+            for conv in data:
+                engine = shared
+                if engine is None:
+                    engine = open_engine(f"sqlite:///{folder / (_file_name(conv.sample_id) + '.db')}")
+                    self._engines.append(engine)
+                    migrate(engine, model.name, model.dim)
+                store = LongTermMemory(engine)
+                vectors = model.embed([t.content for t in conv.turns])
+                entries = [_memory(conv.sample_id, t, model.name) for t in conv.turns]
+                stored = store.add_many(entries, vectors, actor="bench", reason="locomo turn")
+                self._stores[conv.sample_id] = (
+                    store,
+                    {e.id: t.dia_id for e, t in zip(stored, conv.turns, strict=True) if e.id is not None},
+                )
+        except BaseException:
+            self.close()
+            raise
+
+    def ask(self, weights: RankWeights | None = None, recall_ms: list[float] | None = None) -> list[Answer]:
+        """Every question asked as a recall query (limit 10, every memory type) with these weights
+        (default: `RankWeights()`); with `recall_ms`, each recall's time (query vector and search)
+        appended to it."""
+        weights = weights or RankWeights()
+        for conv in self.data:  # every query text embedded in one batch
+            store = self._stores[conv.sample_id][0]
+            store.retrieval.weights = weights
+            self._embed([t for q in conv.questions for t in store.query_texts(conv.sample_id, q.text)])
+        answers = []
+        for conv in self.data:
+            store, dia_of = self._stores[conv.sample_id]
+            for question in conv.questions:
+                asked = time.perf_counter()
+                vector = store.query_vector(conv.sample_id, question.text, self._embed)
+                result = store.search(SearchQuery(conv.sample_id, question.text, limit=LIMIT), vector)
+                if recall_ms is not None:
+                    recall_ms.append((time.perf_counter() - asked) * 1000)
+                ranked = [dia_of[r.memory.id] for r in result.items if r.memory.id in dia_of]
+                answers.append(Answer(conv.sample_id, question.category, question.evidence, ranked))
+        return answers
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        """The model's embeddings, each text embedded once."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._embedded]
+        if new:
+            self._embedded.update(zip(new, self.model.embed(new), strict=True))
+        return [self._embedded[t] for t in texts]
+
+    def close(self) -> None:
+        if self._database_url and self._engines:
+            from framework.bench.scale import drop_store
+
+            drop_store(self._engines[0])
+        for engine in self._engines:
+            engine.dispose()
+        self._engines = []
+
+
+def _file_name(sample_id: str) -> str:
+    """A file name for a sample id (which the dataset chooses)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", sample_id)[:80] + f"-{zlib.crc32(sample_id.encode()):08x}"
+
+
 def measure(
     path: Path,
     conversations: set[str] | None = None,
     embedder: str | Embedder = "local",
     database_url: str | None = None,
 ) -> dict[str, Any]:
+    """Each question of the file asked of its conversation's memories with the default weights."""
     started = time.perf_counter()
     data = load_conversations(path, conversations)
     model = resolve_embedder(embedder)
-    overall = Tally()
-    by_category = {name: Tally() for name in CATEGORIES.values()}
     recall_ms: list[float] = []
     with tempfile.TemporaryDirectory(prefix="framework-locomo-") as tmp:
-        if database_url:
-            from framework.bench.scale import drop_store, empty_store
-
-            engine = empty_store(database_url)
-        else:
-            engine = open_engine(f"sqlite:///{Path(tmp) / 'memory.db'}")
+        remembered = Remembered(data, model, Path(tmp), database_url)
         try:
-            _ask(engine, model, data, overall, by_category, recall_ms)
+            answers = remembered.ask(recall_ms=recall_ms)
         finally:
-            if database_url:
-                drop_store(engine)
-            engine.dispose()
+            remembered.close()
     return {
-        "overall": overall.report(),
-        "by_category": {name: t.report() for name, t in by_category.items()},
-        "questions": overall.questions,
-        "by_category_questions": {name: t.questions for name, t in by_category.items()},
+        **report(answers),
         "skipped": sum(c.skipped for c in data),
         "evidence_dropped": sum(c.evidence_dropped for c in data),
         "conversations": [c.sample_id for c in data],
@@ -192,33 +295,6 @@ def measure(
         "recall_p50_ms": round(statistics.median(recall_ms), 3) if recall_ms else 0.0,
         "seconds": round(time.perf_counter() - started, 2),
     }
-
-
-def _ask(
-    engine: Engine,
-    model: Embedder,
-    data: list[Conversation],
-    overall: Tally,
-    by_category: dict[str, Tally],
-    recall_ms: list[float],
-) -> None:
-    """Store each conversation's turns as its user's memories and ask its questions."""
-    migrate(engine, model.name, model.dim)
-    store = LongTermMemory(engine)
-    for conv in data:
-        user = conv.sample_id
-        vectors = model.embed([t.content for t in conv.turns])
-        entries = [_memory(user, t, model.name) for t in conv.turns]
-        stored = store.add_many(entries, vectors, actor="bench", reason="locomo turn")
-        dia_of = {e.id: t.dia_id for e, t in zip(stored, conv.turns, strict=True)}
-        queries = model.embed([q.text for q in conv.questions]) if conv.questions else []
-        for question, vector in zip(conv.questions, queries, strict=True):
-            asked = time.perf_counter()
-            result = store.search(SearchQuery(user, question.text, limit=LIMIT), vector)
-            recall_ms.append((time.perf_counter() - asked) * 1000)
-            ranked = [dia_of[r.memory.id] for r in result.items]
-            overall.add(ranked, question.evidence)
-            by_category[question.category].add(ranked, question.evidence)
 
 
 def _memory(user: str, turn: Turn, embedder: str) -> MemoryEntry:

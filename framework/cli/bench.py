@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -68,18 +69,28 @@ def overhead(memories: int, turns: int, as_json: bool) -> None:
     default=None,
     help="store the turns in this empty PostgreSQL database (postgresql://...), not a temporary SQLite file",
 )
+@click.option(
+    "--cv",
+    is_flag=True,
+    help="leave-one-conversation-out cross-validation: tune the rank weights on all but one "
+    "conversation, score the one held out, for each in turn (SQLite only; several minutes)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def retrieval(
-    path: Path, conversations: str | None, embedder: str, database_url: str | None, as_json: bool
+    path: Path, conversations: str | None, embedder: str, database_url: str | None, cv: bool, as_json: bool
 ) -> None:
     """Turn-level recall on LoCoMo: each turn a memory, each question (categories 1-4) a recall
-    query through the store's own hybrid search; any@k and all@k for k = 1, 5, 10. No LLM."""
+    query through the store's own hybrid search; any@k and all@k for k = 1, 5, 10. No LLM.
+    With --cv, the cross-validated figure: what tuning gives on a conversation it has not seen."""
     from framework.bench.retrieval import measure
+    from framework.bench.tuning import cross_validate
     from framework.errors import FrameworkError
 
+    if cv and database_url:
+        raise click.UsageError("--cv runs on temporary SQLite stores of its own: leave out --database-url")
     only = {c.strip() for c in conversations.split(",") if c.strip()} if conversations else None
     try:
-        result = measure(path, only, embedder, database_url)
+        result = cross_validate(path, only, embedder) if cv else measure(path, only, embedder, database_url)
     except FrameworkError as exc:
         raise click.ClickException(str(exc)) from None
     except (ValueError, KeyError, TypeError) as exc:
@@ -87,12 +98,20 @@ def retrieval(
     if as_json:
         click.echo(json.dumps(result))
         return
+    if cv:
+        _print_cross_validation(result)
+        return
     click.echo(
         f"LoCoMo turn-level recall: {result['questions']} questions scored, {result['skipped']} skipped "
         f"(no usable evidence), {result['evidence_dropped']} evidence ids dropped; "
         f"{result['memories']} memories in {len(result['conversations'])} conversations; "
         f"embedder {result['embedder']}"
     )
+    _print_figures(result)
+    click.echo(f"  recall p50 {result['recall_p50_ms']:.2f} ms; {result['seconds']:.1f} s in all")
+
+
+def _print_figures(result: dict[str, Any]) -> None:
     columns = ["any@1", "any@5", "any@10", "all@1", "all@5", "all@10"]
     click.echo(f"  {'':<12} {'n':>4}  " + "  ".join(f"{c:>6}" for c in columns))
     rows = [("overall", result["overall"], result["questions"])] + [
@@ -101,7 +120,38 @@ def retrieval(
     ]
     for name, figures, n in rows:
         click.echo(f"  {name:<12} {n:>4}  " + "  ".join(f"{figures[c]:>6.3f}" for c in columns))
-    click.echo(f"  recall p50 {result['recall_p50_ms']:.2f} ms; {result['seconds']:.1f} s in all")
+
+
+def _print_cross_validation(result: dict[str, Any]) -> None:
+    conversations = result["conversations"]
+    click.echo(
+        f"LoCoMo turn-level recall, leave-one-conversation-out over {len(conversations)} conversations "
+        f"({', '.join(conversations)}); embedder {result['embedder']}"
+    )
+    click.echo("cross-validated (each conversation scored with weights tuned on the others):")
+    _print_figures(result["cross_validated"])
+    click.echo("folds:")
+    for fold in result["folds"]:
+        figures = fold["held_out_figures"]
+        chosen = ", ".join(f"{k}={v:g}" for k, v in fold["weights"].items())
+        click.echo(
+            f"  {fold['held_out']:<12} any@5 {figures['any@5']:.3f} any@10 {figures['any@10']:.3f}  "
+            f"tuned on the others: {chosen}"
+        )
+    majority = ", ".join(f"{k}={v:g}" for k, v in result["majority_weights"].items())
+    click.echo(f"chosen by most folds: {majority}")
+    differ = result["defaults_differ_from_majority"]
+    click.echo(
+        "shipped defaults: "
+        + (
+            "the same"
+            if not differ
+            else "differ in " + ", ".join(f"{k} (shipped {a:g}, folds {b:g})" for k, (a, b) in differ.items())
+        )
+    )
+    click.echo("shipped defaults on the same conversations (in-sample, not a measure of generalisation):")
+    _print_figures(result["defaults_in_sample"])
+    click.echo(f"  {result['assignments_asked']} weight assignments asked; {result['seconds']:.1f} s in all")
 
 
 @bench.command()

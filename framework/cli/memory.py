@@ -179,7 +179,7 @@ def recall(
     from framework.memory.longterm.search import SearchQuery
 
     manager = _manager(home, embedder)
-    vector = manager.embedder.embed([query])[0] if query.strip() else None
+    vector = manager.long_term.query_vector(user, query, manager.embedder.embed)
     past = manager.past_vectors(user, as_of, types or None) if as_of and vector is not None else None
     result = manager.long_term.search(
         SearchQuery(user, query, limit, min_confidence, types or None, tags or None, as_of=as_of),

@@ -208,7 +208,7 @@ class MemoryManager:
                 warnings=["anonymous session: long-term memory not consulted"],
             )
         started = time.perf_counter()
-        vector = self.embedder.embed([query])[0] if query.strip() else None
+        vector = self.long_term.query_vector(user_id, query, self.embedder.embed)
         embed_ms = (time.perf_counter() - started) * 1000
         lt = self.long_term
         floor = self.recall_min_confidence
@@ -285,7 +285,7 @@ class MemoryManager:
                 limit=self.recall_limit,
                 types=(MemoryType.fact.value, MemoryType.outcome.value),
             ),
-            self.embedder.embed([query])[0],
+            self.long_term.query_vector(user_id, query, self.embedder.embed),
         )
         return [r.memory for r in found.items if r.memory.id not in (exclude or set())]
 

@@ -28,6 +28,7 @@ from framework.memory.longterm.backends import (
     write_transaction,
 )
 from framework.memory.longterm.erasure import Erasure
+from framework.memory.longterm.focus import Embed, QueryFocus
 from framework.memory.longterm.records import (
     COLUMN_LIST,
     COLUMNS,
@@ -50,6 +51,7 @@ class LongTermMemory:
         self.trail = AuditTrail(engine)  # the audit, and the recalls not yet written
         self.erasure = Erasure(engine, self.backend, self.trail)
         self.retrieval = HybridSearch(engine, weights or RankWeights(), self.get_many)
+        self.focus = QueryFocus(engine)
         # model_construct (used on the read path) needs the ORM mappers set up; in a fresh process
         # whose first store access is a read nothing else would have done it yet.
         configure_mappers()
@@ -379,6 +381,15 @@ class LongTermMemory:
         with self.engine.connect() as conn:
             return [(rid, 1.0 - dist) for rid, dist in self.backend.nearest(conn, user_id, vector, k)]
 
+    def query_vector(self, user_id: str, text: str, embed: Embed) -> list[float] | None:
+        """The vector recall searches with for `text`: its embedding, focused on what sets it
+        apart from the user's other memories (framework.memory.longterm.focus); None if blank."""
+        return self.focus.vector(user_id, text, embed, self.retrieval.weights)
+
+    def query_texts(self, user_id: str, text: str) -> list[str]:
+        """The texts `query_vector` embeds for `text` (to embed many queries in one batch)."""
+        return self.focus.texts(user_id, text, self.retrieval.weights)
+
     def search(
         self, query: SearchQuery, vector: list[float] | None, past: dict[int, list[float]] | None = None
     ) -> SearchResult:
@@ -401,7 +412,9 @@ class LongTermMemory:
     def delete_user(
         self, user_id: str, *, actor: str = "user", reason: str = "erasure requested"
     ) -> dict[str, int]:
-        """Right to erasure: all of the user's data (Erasure.delete_user)."""
+        """Right to erasure: all of the user's data (Erasure.delete_user), and what this process
+        counted of their words (framework.memory.longterm.focus)."""
+        self.focus.forget(user_id)
         return self.erasure.delete_user(user_id, actor=actor, reason=reason)
 
 
