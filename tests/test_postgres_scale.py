@@ -173,3 +173,50 @@ def test_deleting_a_user_leaves_no_vectors(engine: Engine) -> None:
             ).scalar()
             assert left == 0, table
         assert conn.exec_driver_sql("SELECT memory_id FROM memory_vec").scalars().all() == kept
+
+
+def lexical_ids(engine: Engine, user: str, words: list[str]) -> list[int]:
+    with engine.connect() as conn:
+        return [mid for mid, _ in PostgresBackend().lexical(conn, user, words, 10)]
+
+
+def test_bm25_counts_every_word_as_fts5_does(engine: Engine) -> None:
+    """Stop words are indexed and searched ('english' would drop "more" and "again"), and a
+    memory's length is its word count, repeats included (a tsvector's length counts each lexeme
+    once)."""
+    store = LongTermMemory(engine)
+    more, plain = add(store, "ada", ["Ada wants more tea again", "Ada wants tea"], unit_vectors(2, 3))
+    assert lexical_ids(engine, "ada", ["more"]) == [more]
+    assert lexical_ids(engine, "ada", ["again"]) == [more]
+    with engine.connect() as conn:
+        words = dict(conn.exec_driver_sql("SELECT rowid, words FROM memory_fts").fetchall())
+    assert words == {more: 5, plain: 3}
+    chatty, terse = add(
+        store,
+        "bob",
+        ["Bob: kayak, kayak, kayak, kayak, kayak!", "Bob: red kayak trip"],
+        unit_vectors(2, 4),
+    )
+    assert lexical_ids(engine, "bob", ["bob"]) == [terse, chatty]  # 4 words against 6 (2 lexemes)
+
+
+def test_an_old_store_gets_the_text_search_configuration_and_word_counts(engine: Engine) -> None:
+    """A store indexed with 'english' and without word counts: at the next open it gets the
+    configuration and the column; its rows stay searchable (their lexemes count as their length)
+    and new rows are counted."""
+    store = LongTermMemory(engine)
+    (old,) = add(store, "ada", ["Ada paints the lighthouse"], unit_vectors(1, 5))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE memory_fts DROP COLUMN words")
+        old_vector = "to_tsvector('english', 'Ada paints the lighthouse')"
+        conn.exec_driver_sql(f"UPDATE memory_fts SET content = {old_vector}")
+        for kind, name in postgres.text_search_objects():
+            conn.exec_driver_sql(f"DROP TEXT SEARCH {kind} {name}")
+    migrate(engine, "test", DIM)  # what opening the store does
+    (new,) = add(store, "ada", ["Ada paints the harbour"], unit_vectors(1, 6))
+    assert set(lexical_ids(engine, "ada", ["paints"])) == {old, new}
+    assert lexical_ids(engine, "ada", ["lighthouse"]) == [old]
+    with engine.connect() as conn:
+        words = dict(conn.exec_driver_sql("SELECT rowid, words FROM memory_fts").fetchall())
+    assert words == {old: None, new: 4}
+    migrate(engine, "test", DIM)  # again: nothing to do

@@ -236,8 +236,12 @@ _STORE_TABLES = _store_tables()
 
 def drop_store(engine: Engine) -> None:
     """Drop every table of the store at `engine` (a bench's, in a database it was given empty)."""
+    from framework.memory.longterm.backends.postgres import text_search_objects
+
     with engine.begin() as conn:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {', '.join(_STORE_TABLES)}")
+        for kind, name in text_search_objects():
+            conn.exec_driver_sql(f"DROP TEXT SEARCH {kind} IF EXISTS {name}")
 
 
 def empty_store(url: str) -> Engine:
