@@ -30,9 +30,15 @@ from framework.memory.working import WorkingState
 from framework.outcome import Exchange, Outcome
 from framework.steps.evaluate import judge
 from framework.steps.intent import ACKNOWLEDGED, Intent, detect_intent
-from framework.steps.retrieve import task_goal
 from framework.steps.summarize import summarize
 from framework.telemetry import NULL, Span, content_traced
+
+
+def task_goal(intent: Intent) -> str | None:
+    """The session's task, for working memory: set by requests that do something, not by chat."""
+    if intent.trivial or intent.task_type in ("chat", "question"):
+        return None
+    return intent.goal
 
 
 @dataclass
