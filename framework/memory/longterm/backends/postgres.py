@@ -173,11 +173,12 @@ class PostgresBackend(Backend):
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('framework:memory_vec:hnsw'))")
             self.build_ann_index(conn)
         self._text_search(conn)
-        if not execute(
+        words = execute(
             conn,
-            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-            "AND table_name = 'memory_fts' AND column_name = 'words'",
-        ).first():  # a store made before BM25 counted every word: its rows count their lexemes
+            "SELECT to_regclass('memory_fts') IS NOT NULL, EXISTS (SELECT 1 FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'memory_fts' AND column_name = 'words')",
+        ).one()
+        if words[0] and not words[1]:  # a store made before BM25 counted every word: rows count lexemes
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('framework:memory_fts:words'))")
             conn.exec_driver_sql("ALTER TABLE memory_fts ADD COLUMN IF NOT EXISTS words INTEGER")
         option = f"gin_pending_list_limit={GIN_PENDING_KB}"
