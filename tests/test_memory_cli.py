@@ -3,6 +3,7 @@ memory by id with its audit trail, and a recall that explains itself. On both ba
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -126,3 +127,20 @@ def test_the_id_of_a_deleted_memory_is_never_given_to_another(home: Path) -> Non
     assert (later.id or 0) > newest
     trail = cli("show", str(later.id), "--user", "ada")  # its own audit trail, nobody else's
     assert trail.count(" write by ") == 1 and " delete by " not in trail
+
+
+def test_recall_shows_the_question_as_the_focused_query_vector_embeds_it(home: Path) -> None:
+    m = MemoryManager(load_settings(), embedder="hash")
+    texts = [f"Ada paid invoice {n} by card" for n in range(60)]
+    for text in texts:
+        entry = MemoryEntry(user_id="ada", content=text, embedder=m.embedder.name)
+        m.long_term.add(entry, m.embedder.embed([text])[0], reason="test")
+    m.close()
+    out = cli("recall", "Did Ada pay invoice 7?", "--user", "ada")
+    # "ada", "paid", "invoice", "by", "card" are in every memory: "Did pay 7?" is what sets it apart
+    assert out.splitlines()[0] == (
+        "query vector also embeds, without the words most of the memories share: 'Did pay 7?'"
+    )
+    as_json = json.loads(cli("recall", "Did Ada pay invoice 7?", "--user", "ada", "--json"))
+    assert as_json["query_focus"] == "Did pay 7?"
+    assert json.loads(cli("recall", "invoice", "--user", "bob", "--json"))["query_focus"] is None

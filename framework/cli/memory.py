@@ -174,11 +174,14 @@ def recall(
     embedder: str | None,
 ) -> None:
     """Run a recall and explain it: each result's signals, what each candidate signal found,
-    which candidates a filter dropped and why, and any signal that could not run. Read-only: it
-    is not recorded as an access."""
+    which candidates a filter dropped and why, any signal that could not run, and the question
+    as the query vector also embeds it (without the words most of the user's memories share).
+    Read-only: it is not recorded as an access."""
     from framework.memory.longterm.search import SearchQuery
 
     manager = _manager(home, embedder)
+    texts = manager.long_term.query_texts(user, query)
+    focus = texts[1] if len(texts) > 1 else None  # the question without the user's common words
     vector = manager.long_term.query_vector(user, query, manager.embedder.embed)
     past = manager.past_vectors(user, as_of, types or None) if as_of and vector is not None else None
     result = manager.long_term.search(
@@ -203,9 +206,12 @@ def recall(
             "candidates": result.candidates,
             "dropped": result.dropped,
             "warnings": result.warnings,
+            "query_focus": focus,
         }
         click.echo(json.dumps(out, default=str))
         return
+    if focus is not None:
+        click.echo(f"query vector also embeds, without the words most of the memories share: {focus!r}")
     click.echo(
         "candidates: " + ", ".join(f"{k} {v}" for k, v in result.candidates.items())
         if result.candidates
