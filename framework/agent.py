@@ -35,7 +35,8 @@ from framework.loop import Runtime
 from framework.mcp import MCPServer, MCPTools, with_mcp_tools
 from framework.memory.governance import WritePolicy
 from framework.memory.longterm.lifecycle import ForgettingPolicy
-from framework.memory.manager import RECALL_MIN_CONFIDENCE, MemoryManager
+from framework.memory.manager import MemoryManager
+from framework.memory.recall import RECALL_MIN_CONFIDENCE
 from framework.outcome import ToolCallRecord
 from framework.session import Session
 from framework.steps.act import GatedTool, Toolbox

@@ -1,7 +1,8 @@
 """MemoryManager: owns the four layers and is the only thing the loop talks to about memory.
 
-Step 2 is `recall` (with `load_state` for the session's working state), step 6 is `memorize`
-(one call: extraction, curation, writes), then `learn` and `save_state`. The user's rights
+Step 2 is `recall` (done by framework.memory.recall; with `load_state` for the session's working
+state), step 6 is `memorize` (one call: extraction, curation, writes), then `learn` and
+`save_state`. The user's rights
 (`export`, `delete_user`), approvals and merges are here too, so the CLI needs nothing else.
 """
 
@@ -11,13 +12,13 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from framework.config import Settings
 from framework.embeddings import Embedder, resolve_embedder
-from framework.errors import ConfigurationError, FrameworkError, InvalidInput
+from framework.errors import FrameworkError
 from framework.llm.base import Model
 from framework.llm.messages import Usage
 from framework.log import headline, logger, user_ref
@@ -40,7 +41,6 @@ from framework.memory.longterm import (
     MemorySource,
     MemoryType,
     RankWeights,
-    SearchQuery,
     migrate,
     open_engine,
 )
@@ -48,17 +48,14 @@ from framework.memory.longterm.lifecycle import CycleReport, ForgettingCycle, Fo
 from framework.memory.longterm.records import MemoryJob
 from framework.memory.operations import MemoryOp
 from framework.memory.procedural import ProceduralMemory, Procedures
+from framework.memory.recall import RECALL_MIN_CONFIDENCE, Recall, checked_min_confidence
 from framework.memory.recollection import Recollection
 from framework.memory.worker import MemoryWorker, NotApplied
 from framework.memory.working import WorkingState, WorkingStore, open_working_store
 from framework.outcome import Exchange, Outcome, ToolCallRecord
 from framework.sensitive import redact, sensitive_values
-from framework.telemetry import NULL, Span, content_traced
+from framework.telemetry import NULL, Span
 
-RECALL_MIN_CONFIDENCE = 0.7  # the seed's: recall leaves out memories less sure than this
-# Recall as of a past time ranks at most this many of the memories active then and not now (the
-# latest written), embedding their words again: no index holds them.
-PAST_CANDIDATES = 1000
 SUCCESS_BONUS = 0.1
 FAILURE_PENALTY = -0.2
 
@@ -85,17 +82,7 @@ class MemoryManager:
         recall_min_confidence: float = RECALL_MIN_CONFIDENCE,
         forgetting: ForgettingPolicy | None = None,
     ) -> None:
-        if (
-            isinstance(recall_min_confidence, bool)
-            or not isinstance(recall_min_confidence, int | float)
-            or not 0.0 <= recall_min_confidence <= 1.0
-        ):
-            raise ConfigurationError(
-                f"recall_min_confidence: expected a confidence between 0 and 1, got "
-                f"{recall_min_confidence!r} (the seed's default is {RECALL_MIN_CONFIDENCE}: recall "
-                "leaves out memories less sure than that; set it on the agent class)"
-            )
-        self.recall_min_confidence = float(recall_min_confidence)
+        min_confidence = checked_min_confidence(recall_min_confidence)
         self.forgetting = forgetting or ForgettingPolicy()
         self.settings = settings
         self.embedder = resolve_embedder(embedder if embedder is not None else settings.embedder)
@@ -115,10 +102,18 @@ class MemoryManager:
         self.queue = WriteQueue(self.engine)
         self.jobs = MemoryJobs(self.engine)
         self.consent = Consent(self.engine)
-        self.recall_limit = recall_limit
+        self.recaller = Recall(self.long_term, self.embedder, recall_limit, min_confidence)
         self.worker: MemoryWorker | None = None  # start_work: the background worker, if any
         self._apply: Callable[[MemoryJob, Any], Any] = _not_started
         self._live: dict[int, Any] = {}  # job id -> what the job may use beyond its payload
+
+    @property
+    def recall_limit(self) -> int:
+        return self.recaller.limit
+
+    @property
+    def recall_min_confidence(self) -> float:
+        return self.recaller.min_confidence
 
     @property
     def procedures(self) -> Procedures:
@@ -149,145 +144,19 @@ class MemoryManager:
         *,
         as_of: datetime | None = None,
     ) -> Recollection:
-        """Everything long-term and procedural memory contribute to a turn about `query`: all active
-        preferences and constraints, the best-ranked facts and outcomes (each explained), the
-        skills whose use matches, and the policies in force. Traced as a `framework.recall` span
-        under `span`: counts, latency, top scores (the memories' text only when asked for).
-
-        `as_of` (a datetime; naive is UTC): what we knew then — the memories active at that time,
-        those superseded or expired since included, those written after it left out, those forgotten
-        never: forgetting is for good (framework.memory.longterm.timeline). Confidences are
-        today's."""
-        when = _as_of(as_of)
-        started = time.perf_counter()
-        traced = span.child("framework.recall", {"framework.user": user_ref(user_id)})
-        try:
-            found = self._recall(user_id, query, task_tags, procedures, when)
-        except BaseException as exc:
-            traced.fail(exc)
-            traced.end()
-            raise
-        traced.update(
-            {
-                "framework.recall.preferences": len(found.preferences),
-                "framework.recall.constraints": len(found.constraints),
-                "framework.recall.relevant": len(found.relevant),
-                "framework.recall.dropped": len(found.dropped),
-                "framework.recall.top_scores": [round(r.score, 4) for r in found.relevant[:5]],
-                "framework.recall.embed_ms": round(found.embed_ms, 3),
-                "framework.recall.latency_ms": round((time.perf_counter() - started) * 1000, 3),
-                "framework.recall.query": query if content_traced() else None,
-                "framework.recall.memories": [r.memory.content for r in found.relevant]
-                if content_traced()
-                else None,
-            }
-        )
-        traced.end()
-        return found
-
-    def _recall(
-        self,
-        user_id: str | None,
-        query: str,
-        task_tags: tuple[str, ...] = (),
-        procedures: Procedures | None = None,
-        as_of: datetime | None = None,
-    ) -> Recollection:
-        """Everything long-term and procedural memory contribute to a turn about `query` (as of
-        `as_of`, when given): all active preferences and constraints, the best-ranked facts and
-        outcomes (each explained), the skills whose use matches, and the policies in force."""
+        """Step 2: what memory contributes to a turn about `query` (framework.memory.recall)."""
         procedures = procedures or self.procedures  # the turn's one load: skills and policies agree
-        skills = [s for s in procedures.skills if _overlaps(query, s.when_to_use + " " + s.name)]
-        if user_id is None:
-            return Recollection(
-                [],
-                [],
-                [],
-                skills,
-                procedures.policies,
-                warnings=["anonymous session: long-term memory not consulted"],
-            )
-        started = time.perf_counter()
-        vector = self.long_term.query_vector(user_id, query, self.embedder.embed)
-        embed_ms = (time.perf_counter() - started) * 1000
-        lt = self.long_term
-        floor = self.recall_min_confidence
-        # Every active constraint (a rule is kept or retired, never faded out); every active
-        # preference as sure as the recall threshold; the facts and outcomes that best match.
-        always, unsure = [], {}
-        structured = (MemoryType.preference.value, MemoryType.constraint.value)
-        searched = (MemoryType.fact.value, MemoryType.outcome.value)
-        past: dict[int, list[float]] = {}  # as of a past time: what was active then and is not now
-        if as_of is None:
-            kept = lt.active(user_id, structured)
-        else:
-            kept = lt.active_at(user_id, as_of, structured)
-            past = self.past_vectors(user_id, as_of, searched) if vector is not None else {}
-        for m in kept:
-            if m.memory_type == MemoryType.preference.value and m.confidence < floor and m.id is not None:
-                unsure[m.id] = f"confidence {m.confidence:.2f} < {floor:.2f}"
-            else:
-                always.append(m)
-        found = lt.search(
-            SearchQuery(
-                user_id,
-                query,
-                limit=self.recall_limit,
-                min_confidence=floor,
-                types=searched,
-                task_tags=task_tags,
-                as_of=as_of,
-            ),
-            vector,
-            past,
-        )
-        used = [m.id for m in always] + [r.memory.id for r in found.items]
-        lt.touch(
-            user_id,
-            [i for i in used if i is not None],
-            query,
-            {r.memory.id: r.score for r in found.items if r.memory.id is not None},
-            {**found.candidates, "dropped": len(found.dropped)},
-        )
-        return Recollection(
-            preferences=[m for m in always if m.memory_type == MemoryType.preference.value],
-            constraints=[m for m in always if m.memory_type == MemoryType.constraint.value],
-            relevant=found.items,
-            skills=skills,
-            policies=procedures.policies,
-            dropped={**unsure, **{k: v for k, v in found.dropped.items() if not v.startswith("type ")}},
-            candidates=found.candidates,
-            warnings=found.warnings,
-            embed_ms=embed_ms,
-        )
+        return self.recaller.recall(user_id, query, task_tags, procedures, span, as_of=as_of)
 
     def past_vectors(
         self, user_id: str, as_of: datetime, types: Sequence[str] | None = None
     ) -> dict[int, list[float]]:
-        """The vectors of the user's memories (of these types) that were active at `as_of` and are
-        not now, the latest PAST_CANDIDATES of them: no index holds them, so recall as of then
-        embeds their words again (SearchQuery.as_of)."""
-        ended = self.long_term.active_at(user_id, as_of, types, ended_only=True)[-PAST_CANDIDATES:]
-        if not ended:
-            return {}
-        vectors = self.embedder.embed([e.content for e in ended])
-        return {e.id: v for e, v in zip(ended, vectors, strict=True) if e.id is not None}
+        """The vectors of the memories active at `as_of` and not now (Recall.past_vectors)."""
+        return self.recaller.past_vectors(user_id, as_of, types)
 
     def related(self, user_id: str, query: str, exclude: set[int | None] | None = None) -> list[MemoryEntry]:
-        """Active facts and outcomes ranked for `query`, without counting as a recall (no access
-        stamps): what memory work compares a turn's new memories with."""
-        if not query.strip():
-            return []
-        found = self.long_term.search(
-            SearchQuery(
-                user_id,
-                query,
-                limit=self.recall_limit,
-                types=(MemoryType.fact.value, MemoryType.outcome.value),
-            ),
-            self.long_term.query_vector(user_id, query, self.embedder.embed),
-        )
-        return [r.memory for r in found.items if r.memory.id not in (exclude or set())]
+        """Active facts and outcomes ranked for `query`, not counted as a recall (Recall.related)."""
+        return self.recaller.related(user_id, query, exclude)
 
     def visible(
         self, user_id: str | None, shown: list[MemoryEntry], state: WorkingState, recent: int = 5
@@ -670,21 +539,4 @@ def _not_started(job: MemoryJob, live: Any) -> Any:
     raise RuntimeError("memory work submitted before MemoryManager.start_work")
 
 
-def _overlaps(query: str, text: str) -> bool:
-    words = {w for w in query.lower().split() if len(w) > 3}
-    return bool(words & {w.strip(".,:;") for w in text.lower().split()})
-
-
 __all__ = ["MemoryManager"]
-
-
-def _as_of(value: object) -> datetime | None:
-    """recall's as_of as an aware UTC datetime (a naive one is UTC), or None for now."""
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise InvalidInput(
-            f"recall(..., as_of=): expected a datetime (e.g. datetime(2023, 5, 8, tzinfo=UTC)), "
-            f"got {type(value).__name__}"
-        )
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
