@@ -220,3 +220,23 @@ def test_an_old_store_gets_the_text_search_configuration_and_word_counts(engine:
         words = dict(conn.exec_driver_sql("SELECT rowid, words FROM memory_fts").fetchall())
     assert words == {old: None, new: 4}
     migrate(engine, "test", DIM)  # again: nothing to do
+
+
+def test_a_users_latest_memories_are_read_through_an_index(engine: Engine) -> None:
+    """Recall's common words read a user's latest memories (framework.memory.longterm.focus): an
+    index on (user_id, id) walks them instead of sorting all of a large user's rows; an old store
+    gets it when opened."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_memory_user_recent")
+    migrate(engine, "test", DIM)  # what opening the store does
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        conn.exec_driver_sql("SET enable_sort = off")
+        plan = "\n".join(
+            row[0]
+            for row in conn.exec_driver_sql(
+                "EXPLAIN SELECT content FROM memory WHERE user_id = 'ada' AND status = 'active' "
+                "ORDER BY id DESC LIMIT 1000"
+            )
+        )
+    assert "ix_memory_user_recent" in plan and "Sort" not in plan

@@ -166,9 +166,11 @@ class PostgresBackend(Backend):
         self.build_ann_index(conn)
 
     def ensure_indexes(self, conn: Connection) -> None:
-        """The HNSW index, built if the store lacks it (one made before it existed), and the
-        lexical index's short pending list. Checked without a lock first; builders of one store
-        take turns (an advisory lock), so that processes opening an old store at once build it once."""
+        """What a store made by an older version lacks: the HNSW index, the text search
+        configuration, the word counts' column, the index of each user's memories by id (recall's
+        common words read a user's latest: framework.memory.longterm.focus), the lexical index's
+        short pending list. Checked without a lock first; builders of one store take turns (an
+        advisory lock), so that processes opening an old store at once build each once."""
         if not self._has_ann_index(conn):
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('framework:memory_vec:hnsw'))")
             self.build_ann_index(conn)
@@ -181,6 +183,9 @@ class PostgresBackend(Backend):
         if words[0] and not words[1]:  # a store made before BM25 counted every word: rows count lexemes
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('framework:memory_fts:words'))")
             conn.exec_driver_sql("ALTER TABLE memory_fts ADD COLUMN IF NOT EXISTS words INTEGER")
+        if execute(conn, "SELECT to_regclass('ix_memory_user_recent') IS NULL").scalar():
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('framework:memory:recent'))")
+            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_memory_user_recent ON memory (user_id, id)")
         option = f"gin_pending_list_limit={GIN_PENDING_KB}"
         gin = conn.exec_driver_sql(
             "SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = to_regclass('ix_memory_fts_content')"
