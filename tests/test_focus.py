@@ -169,3 +169,24 @@ def test_focus_weights_out_of_range_are_refused_naming_them(
     monkeypatch.setenv("FRAMEWORK_HOME", str(home))
     with pytest.raises(ConfigurationError, match=f"{bad.split(':')[0]} must be a share"):
         load_settings()
+
+
+def test_a_count_begun_before_an_erasure_is_not_kept(
+    store: LongTermMemory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user is erased (by another thread) while their latest memories are being counted:
+    what that count found is used once, never kept for the next recall."""
+    from framework.memory.longterm import focus
+
+    remember(store, "ada", conversation(60))
+    counted = focus.common_words
+
+    def erased_meanwhile(contents: list[str], share: float) -> frozenset[str]:
+        store.delete_user("ada")
+        return counted(contents, share)
+
+    monkeypatch.setattr(focus, "common_words", erased_meanwhile)
+    question = "What did Ada say about the cello?"
+    assert len(store.query_texts("ada", question)) == 2  # the count read before the erasure
+    monkeypatch.setattr(focus, "common_words", counted)
+    assert store.query_texts("ada", question) == [question]  # counted again: nothing left

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
@@ -74,6 +75,8 @@ class QueryFocus:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._counted: OrderedDict[str, tuple[float, float, frozenset[str]]] = OrderedDict()
+        self._lock = threading.Lock()  # recalls of several threads (the service, memory work)
+        self._forgotten = 0  # erasures so far: a count begun before one is not kept
 
     def texts(self, user_id: str, text: str, weights: RankWeights) -> list[str]:
         """What is embedded for the query `text`: nothing for a blank query, else the question
@@ -94,10 +97,12 @@ class QueryFocus:
     def common(self, user_id: str, share: float) -> frozenset[str]:
         """The words in `share` of the user's latest memories (kept for RECOUNT_AFTER_S)."""
         now = time.monotonic()
-        kept = self._counted.get(user_id)
-        if kept is not None and kept[1] == share and now - kept[0] < RECOUNT_AFTER_S:
-            self._counted.move_to_end(user_id)
-            return kept[2]
+        with self._lock:
+            erasures = self._forgotten
+            kept = self._counted.get(user_id)
+            if kept is not None and kept[1] == share and now - kept[0] < RECOUNT_AFTER_S:
+                self._counted.move_to_end(user_id)
+                return kept[2]
         with self.engine.connect() as conn:
             rows = execute(
                 conn,
@@ -105,12 +110,17 @@ class QueryFocus:
                 (user_id, SAMPLE),
             ).fetchall()
         words = common_words([r[0] for r in rows], share)
-        self._counted[user_id] = (now, share, words)
-        self._counted.move_to_end(user_id)
-        while len(self._counted) > USERS_KEPT:
-            self._counted.popitem(last=False)
+        with self._lock:
+            if erasures != self._forgotten:  # a user was erased meanwhile: maybe this one
+                return words
+            self._counted[user_id] = (now, share, words)
+            self._counted.move_to_end(user_id)
+            while len(self._counted) > USERS_KEPT:
+                self._counted.popitem(last=False)
         return words
 
     def forget(self, user_id: str) -> None:
         """Drop what was counted for the user (their memories were deleted)."""
-        self._counted.pop(user_id, None)
+        with self._lock:
+            self._forgotten += 1
+            self._counted.pop(user_id, None)
