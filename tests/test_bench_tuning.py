@@ -8,8 +8,9 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,3 +100,37 @@ def test_the_command_prints_the_cross_validated_figure(tmp_path: Path) -> None:
     home = tmp_path / "home"
     one = run("--locomo", path, "--embedder", "hash", "--cv", "--conversations", "conv-a", home=home)
     assert one.returncode == 1 and "at least 2 conversations (got 1)" in one.stderr
+
+
+def test_a_questions_answer_does_not_depend_on_the_other_conversations(tmp_path: Path) -> None:
+    """Each conversation is asked of a store of its own: another conversation full of one of the
+    question's words (which, in a shared store, would make that word common for BM25 and flip the
+    ranking) changes none of its answers, before or after it in the file."""
+    from framework.bench.retrieval import Remembered, load_conversations
+    from framework.embeddings import HashEmbedder
+
+    def conversation(sample_id: str, texts: list[str], questions: list[Any]) -> dict[str, object]:
+        turns = [{"speaker": "Ann", "dia_id": f"D1:{i + 1}", "text": t} for i, t in enumerate(texts)]
+        talk = {"speaker_a": "Ann", "speaker_b": "Ben", "session_1_date_time": "1:56 pm on 8 May, 2023"}
+        return {"sample_id": sample_id, "conversation": {**talk, "session_1": turns}, "qa": questions}
+
+    ask = {"question": "Did the walrus sing opera?", "answer": "x", "evidence": ["D1:1"], "category": 4}
+    mine = conversation("mine", ["the walrus", "opera", *[f"opera night {i}" for i in range(3)]], [ask])
+    other = conversation("other", [f"walrus {i}" for i in range(40)], [])
+    path = tmp_path / "file.json"
+    path.write_text(json.dumps([mine, other]))
+    answers = {}
+    for name, only in (("alone", {"mine"}), ("both", None)):
+        data = load_conversations(path, only)
+        for order, conversations in (("", data), ("reversed", data[::-1])):
+            folder = tmp_path / f"{name}{order}"
+            folder.mkdir()
+            remembered = Remembered(conversations, HashEmbedder(), folder)
+            try:
+                lexical = replace(RankWeights(), lexical_share=1.0)  # BM25 alone decides
+                asked = remembered.ask(lexical)
+                answers[name + order] = [a.ranked for a in asked if a.conversation == "mine"]
+            finally:
+                remembered.close()
+    assert answers["alone"][0][0] == "D1:1"  # "walrus" is the rarer word in this conversation
+    assert answers["alone"] == answers["both"] == answers["bothreversed"]
