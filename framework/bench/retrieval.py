@@ -229,16 +229,19 @@ class Remembered:
         (default: `RankWeights()`); with `recall_ms`, each recall's time (query vector and search)
         appended to it."""
         weights = weights or RankWeights()
+        texts: dict[tuple[str, str], list[str]] = {}
         for conv in self.data:  # every query text embedded in one batch
             store = self._stores[conv.sample_id][0]
             store.retrieval.weights = weights
-            self._embed([t for q in conv.questions for t in store.query_texts(conv.sample_id, q.text)])
+            for q in conv.questions:
+                texts[conv.sample_id, q.text] = store.query_texts(conv.sample_id, q.text)
+        self._embed([t for asked in texts.values() for t in asked])
         answers = []
         for conv in self.data:
             store, dia_of = self._stores[conv.sample_id]
             for question in conv.questions:
                 asked = time.perf_counter()
-                vector = store.query_vector(conv.sample_id, question.text, self._embed)
+                vector = store.vector_of(texts[conv.sample_id, question.text], self._embed)
                 result = store.search(SearchQuery(conv.sample_id, question.text, limit=LIMIT), vector)
                 if recall_ms is not None:
                     recall_ms.append((time.perf_counter() - asked) * 1000)

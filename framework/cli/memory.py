@@ -182,7 +182,7 @@ def recall(
     manager = _manager(home, embedder)
     texts = manager.long_term.query_texts(user, query)
     focus = texts[1] if len(texts) > 1 else None  # the question without the user's common words
-    vector = manager.long_term.query_vector(user, query, manager.embedder.embed)
+    vector = manager.long_term.vector_of(texts, manager.embedder.embed)
     past = manager.past_vectors(user, as_of, types or None) if as_of and vector is not None else None
     result = manager.long_term.search(
         SearchQuery(user, query, limit, min_confidence, types or None, tags or None, as_of=as_of),

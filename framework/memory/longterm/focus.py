@@ -69,6 +69,14 @@ def combine(asked: Sequence[float], focus: Sequence[float], share: float) -> lis
     return [x / norm for x in mixed] if norm else list(asked)
 
 
+def embedded(texts: list[str], embed: Embed, weights: RankWeights) -> list[float] | None:
+    """The query vector of what `QueryFocus.texts` gave (None for nothing: a blank query)."""
+    if not texts:
+        return None
+    vectors = embed(texts)
+    return vectors[0] if len(vectors) == 1 else combine(vectors[0], vectors[1], weights.focus)
+
+
 class QueryFocus:
     """Query vectors for one store: each user's common words counted and kept for a while."""
 
@@ -88,11 +96,7 @@ class QueryFocus:
 
     def vector(self, user_id: str, text: str, embed: Embed, weights: RankWeights) -> list[float] | None:
         """The query vector for `text` (None for a blank query)."""
-        texts = self.texts(user_id, text, weights)
-        if not texts:
-            return None
-        vectors = embed(texts)
-        return vectors[0] if len(vectors) == 1 else combine(vectors[0], vectors[1], weights.focus)
+        return embedded(self.texts(user_id, text, weights), embed, weights)
 
     def common(self, user_id: str, share: float) -> frozenset[str]:
         """The words in `share` of the user's latest memories (kept for RECOUNT_AFTER_S)."""

@@ -28,7 +28,7 @@ from framework.memory.longterm.backends import (
     write_transaction,
 )
 from framework.memory.longterm.erasure import Erasure
-from framework.memory.longterm.focus import Embed, QueryFocus
+from framework.memory.longterm.focus import Embed, QueryFocus, embedded
 from framework.memory.longterm.records import (
     COLUMN_LIST,
     COLUMNS,
@@ -387,8 +387,13 @@ class LongTermMemory:
         return self.focus.vector(user_id, text, embed, self.retrieval.weights)
 
     def query_texts(self, user_id: str, text: str) -> list[str]:
-        """The texts `query_vector` embeds for `text` (to embed many queries in one batch)."""
+        """The texts `query_vector` embeds for `text`: the question, and the question without the
+        user's common words when that differs (to show it, or to embed many queries in a batch)."""
         return self.focus.texts(user_id, text, self.retrieval.weights)
+
+    def vector_of(self, texts: list[str], embed: Embed) -> list[float] | None:
+        """The query vector of what `query_texts` gave."""
+        return embedded(texts, embed, self.retrieval.weights)
 
     def search(
         self, query: SearchQuery, vector: list[float] | None, past: dict[int, list[float]] | None = None
