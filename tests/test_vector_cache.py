@@ -4,6 +4,8 @@ another process is seen by the next search, and a re-embedded store is read agai
 
 from __future__ import annotations
 
+import multiprocessing
+from multiprocessing import Queue
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,13 @@ from sqlalchemy import Engine
 
 from framework.memory.longterm import migrations as database
 from framework.memory.longterm.backends import sqlite as sqlite_backend
-from framework.memory.longterm.backends.vector_cache import VectorCache
+from framework.memory.longterm.backends.vector_cache import (
+    UserBits,
+    VectorCache,
+    int8_codes,
+    scanning,
+    shortlist,
+)
 from framework.memory.longterm.records import MemoryEntry
 from framework.memory.longterm.store import LongTermMemory
 
@@ -30,12 +38,23 @@ def open_store(path: Path) -> LongTermMemory:
     return LongTermMemory(engine)
 
 
-@pytest.fixture(params=["unit vectors", "sign bits"])
+@pytest.fixture(params=["unit vectors", "sign bits", "sign bits and codes", "scanned apart"])
 def form(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Which form the user's vectors are held in: a small user's unit vectors, or (EXACT_UP_TO
-    lowered) a large user's sign bits, whose shortlist holds every row of these small tests."""
-    if request.param == "sign bits":
+    lowered) a large user's sign bits — alone (as a user too large for the int8 codes), with the
+    codes, or with the codes and scanned in a worker thread — whose shortlist holds every row of
+    these small tests."""
+    if request.param != "unit vectors":
         monkeypatch.setattr(sqlite_backend, "EXACT_UP_TO", 5)
+    if request.param == "sign bits":
+        fits = VectorCache.fits
+        monkeypatch.setattr(
+            VectorCache,
+            "fits",
+            lambda self, rows, dim, large, codes=False: not codes and fits(self, rows, dim, large),
+        )
+    if request.param == "scanned apart":
+        monkeypatch.setattr(sqlite_backend, "SCAN_APART_FROM", 0)
     return str(request.param)
 
 
@@ -157,6 +176,7 @@ def test_a_large_users_search_finds_its_own_nearest_among_many(
 ) -> None:
     """Past the shortlist: a memory's own vector finds it first; appended rows are searched."""
     monkeypatch.setattr(sqlite_backend, "SHORTLIST", 32)
+    monkeypatch.setattr(sqlite_backend, "CODED_SHORTLIST", 32)
     monkeypatch.setattr(sqlite_backend, "OVERSAMPLE", 1)
     vectors = unit(600, 4)
     ids = fill(store, "ada", vectors[:500])
@@ -216,3 +236,77 @@ def test_an_older_store_gets_the_counts_when_opened(tmp_path: Path) -> None:
     (new,) = fill(reopened, "ada", unit(1, 2))
     with reopened.engine.connect() as conn:
         assert sqlite_backend._signature(conn, "ada")[:3] == (5, new, sum(ids) + new)
+
+
+def test_int8_codes_give_the_cosine_within_a_few_thousandths() -> None:
+    vectors = np.vstack([unit(500, 1) * 3.0, np.zeros((1, DIM))])  # any length; a zero vector
+    codes, scales = int8_codes(vectors.astype(np.float32))
+    assert codes.dtype == np.int8 and np.abs(codes[:-1]).max(axis=1).min() == 127
+    queries = unit(50, 2)
+    from_codes = (codes.astype(np.float32) * scales[:, None]) @ queries.T
+    exact = np.vstack([unit(500, 1), np.zeros((1, DIM))]) @ queries.T
+    error = np.abs(from_codes - exact)
+    assert error.max() < 2.5e-3 and error.mean() < 5e-4
+    assert not codes[-1].any()  # the zero vector stays zero: similar to nothing
+
+
+def test_room_is_made_by_giving_up_a_users_codes_before_the_user() -> None:
+    """The int8 codes only speed a large user's search up: under the bound the least recently used
+    user's codes go first, and their bits still find their nearest."""
+    rows = {
+        user: [(i + 1, v.astype("<f4").tobytes()) for i, v in enumerate(unit(100, seed))]
+        for user, seed in (("a", 1), ("b", 2))
+    }
+    signature = (100, 100, sum(range(1, 101)), 0)
+
+    class Conn:
+        engine = type("E", (), {})()
+
+    conn = Conn()
+
+    def rows_after(_conn: object, user: str, after: int) -> list[tuple[int, bytes]]:
+        return [r for r in rows[user] if r[0] > after]
+
+    probe = VectorCache(max_bytes=10**9)
+    one = probe.bits(conn, "a", signature, rows_after, DIM, codes=True)  # type: ignore[arg-type]
+    coded, plain = one.nbytes, one.without_codes().nbytes
+    cache = VectorCache(max_bytes=coded + plain + 1000)  # room for one user's codes and two users' bits
+    a = cache.bits(conn, "a", signature, rows_after, DIM, codes=True)  # type: ignore[arg-type]
+    assert a.buffers.codes is not None
+    cache.bits(conn, "b", signature, rows_after, DIM, codes=True)  # type: ignore[arg-type]
+    held = {key[1]: entry for key, entry in cache._entries.items()}
+    assert set(held) == {"a", "b"} and cache._bytes <= cache.max_bytes
+    assert held["a"].buffers.codes is None and held["b"].buffers.codes is not None  # type: ignore[union-attr]
+    # a's bits (held as they are, not loaded again) still rank a's own vector first
+    again = cache.bits(conn, "a", signature, rows_after, DIM, codes=True)  # type: ignore[arg-type]
+    assert again is held["a"]
+    query = np.frombuffer(rows["a"][41][1], dtype="<f4")
+    assert 42 in shortlist(again, query.tolist(), 8, keep=2)
+
+
+def _scan_in_child(bits: UserBits, query: list[float], out: Queue) -> None:  # type: ignore[type-arg]
+    out.put(scanning(bits, query, 4).result(timeout=20))
+
+
+def test_a_forked_worker_scans_with_threads_of_its_own() -> None:
+    """A server forks its workers after the parent may have scanned: the child must not wait on
+    the parent's threads, which it does not have."""
+    vectors = unit(50, 3).astype(np.float32)
+    rows = [(i + 1, v.tobytes()) for i, v in enumerate(vectors)]
+    bits = VectorCache().bits(
+        type("C", (), {"engine": type("E", (), {})()})(),  # type: ignore[arg-type]
+        "a",
+        (50, 50, sum(range(1, 51)), 0),
+        lambda _c, _u, after: [r for r in rows if r[0] > after],
+        DIM,
+        codes=True,
+    )
+    query = vectors[9].tolist()
+    assert 10 in scanning(bits, query, 4).result(timeout=20)  # the parent's threads exist now
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_scan_in_child, args=(bits, query, out))
+    child.start()
+    assert 10 in out.get(timeout=30)
+    child.join(timeout=30)
+    assert child.exitcode == 0

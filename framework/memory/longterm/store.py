@@ -50,7 +50,7 @@ class LongTermMemory:
         self.backend = backend_for(engine)
         self.trail = AuditTrail(engine)  # the audit, and the recalls not yet written
         self.erasure = Erasure(engine, self.backend, self.trail)
-        self.retrieval = HybridSearch(engine, weights or RankWeights(), self.get_many)
+        self.retrieval = HybridSearch(engine, weights or RankWeights())
         self.focus = QueryFocus(engine)
         # model_construct (used on the read path) needs the ORM mappers set up; in a fresh process
         # whose first store access is a read nothing else would have done it yet.

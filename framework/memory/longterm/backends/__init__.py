@@ -152,6 +152,16 @@ class Backend:
         """The user's k nearest indexed memories: (id, cosine distance), nearest first."""
         raise NotImplementedError
 
+    def begin_nearest(
+        self, conn: Connection, user_id: str, vector: Sequence[float], k: int
+    ) -> Callable[[], list[tuple[int, float]]]:
+        """Start `nearest`; what it returns finishes it on the same connection. A backend whose
+        search has a part that needs no connection (a scan of vectors held in process memory)
+        runs that part in a worker thread meanwhile, so that the caller can use the connection
+        for the lexical search in the same time. By default the search runs at once."""
+        found = self.nearest(conn, user_id, vector, k)
+        return lambda: found
+
     def lexical(self, conn: Connection, user_id: str, terms: list[str], k: int) -> list[tuple[int, float]]:
         """The user's k best lexical matches of any of the terms: (id, positive score), best first."""
         raise NotImplementedError

@@ -14,7 +14,12 @@ nearest by Hamming distance (XOR and popcount: ~0.5 ms for 100,000 memories), an
 candidates, OVERSAMPLE times what was asked for (at least SHORTLIST), are ranked by exact cosine
 from `memory_vec` (binary quantization with rescoring: approximate; recall@30 against exact was
 0.92 on 20,000 MiniLM vectors of one user with the striped index below, which took a shortlist of
-each stripe instead of one over all). A user too large to hold (vector_cache.MAX_BYTES) is
+each stripe instead of one over all). Where the user's int8 codes fit in process memory too (up
+to ~240,000 384-d memories) the shortlist is longer (CODED_SHORTLIST), the codes rank it, and
+only the best RESCORED * k of it are read from `memory_vec` for the exact cosine: at 100,000
+random vectors ANN recall@10 0.44 -> 0.55 and 0.8x the time. From SCAN_APART_FROM memories the
+scan runs in a worker thread while the lexical search has the connection (at 1,000,000: the
+recall's p50 0.7x). A user too large to hold (vector_cache.MAX_BYTES) is
 searched through `memory_vec_bits`, a vec0 table of the sign bits partitioned by user and, within
 a user, into STRIPES stripes by id: each stripe's nearest by Hamming distance (sqlite-vec's top-k
 selection costs grow with k, so many small k over stripes beat one large k), rescored the same way.
@@ -30,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import math
 import os
 import sqlite3
 import struct
@@ -86,7 +92,16 @@ def _processes_with(database: str) -> int:
 BUSY_TIMEOUT_MS = 5000  # what any statement waits for a lock; a write's BEGIN sets its own
 STRIPES = 16
 OVERSAMPLE = 6  # candidates per result asked for, rescored by exact cosine
-SHORTLIST = 256  # the fewest candidates a large user's search rescores
+SHORTLIST = 256  # the fewest candidates a large user's search rescores from the store's rows
+# ... when the user's int8 codes are held: those rank the shortlist in process memory, and only the
+# RESCORED * k best by them are read from the store and ranked by exact cosine (the codes' cosine
+# is off by ~3e-4 on average, 2e-3 at most: the margin lets the exact one settle the k-th place)
+CODED_SHORTLIST = 512
+RESCORED = 1.5
+# A large user's scan of process memory runs in a worker thread, while the caller's lexical search
+# has the connection, from this many vectors (~2 ms of scan); below it, handing the scan over and
+# back cost about what it saved (100,000 vectors: the p95 got worse).
+SCAN_APART_FROM = 200_000
 OWNER_SHARE_OVERSAMPLE = 4  # a user holding most of the lexical index: matches ranked per result
 EXACT_UP_TO = 2048
 MMAP_BYTES = 256 * 1024 * 1024  # reads of the vector pages through the page cache: ~1.5 ms less
@@ -524,26 +539,40 @@ class SQLiteBackend(Backend):
     def nearest(
         self, conn: Connection, user_id: str, vector: Sequence[float], k: int
     ) -> list[tuple[int, float]]:
-        """A small user's exact nearest; a large user's: the nearest by Hamming distance of sign
-        bits (OVERSAMPLE * k candidates, at least SHORTLIST), ranked by exact cosine distance. The
-        bits are held in process memory (vector_cache.py); a user too large for that is searched
-        through the striped vec0 index instead."""
+        return self.begin_nearest(conn, user_id, vector, k)()
+
+    def begin_nearest(
+        self, conn: Connection, user_id: str, vector: Sequence[float], k: int
+    ) -> Callable[[], list[tuple[int, float]]]:
+        """A small user's exact nearest; a large user's from the shortlist of the bits (and
+        codes) held in process memory — scanned in a worker thread meanwhile from SCAN_APART_FROM
+        vectors — ranked by exact cosine; a user too large to hold: through the striped vec0
+        index (see the module's docstring)."""
         signature, dim = _signature(conn, user_id), len(vector)
         if signature[0] <= EXACT_UP_TO:
             vectors = self._vectors.vectors(conn, user_id, signature, _rows_after, dim)
-            return vector_cache.nearest(vectors, vector, k)
+            found = vector_cache.nearest(vectors, vector, k)
+            return lambda: found
         wanted = max(SHORTLIST, OVERSAMPLE * k)
         if self._vectors.fits(signature[0], dim, large=True):
-            bits = self._vectors.bits(conn, user_id, signature, _rows_after, dim)
-            candidates = vector_cache.shortlist(bits, vector, wanted)
-            return vector_cache.rescored(_rows_of(conn, user_id, candidates), vector, dim, k)
+            codes = self._vectors.fits(signature[0], dim, large=True, codes=True)
+            bits = self._vectors.bits(conn, user_id, signature, _rows_after, dim, codes)
+            if codes:
+                wanted = max(CODED_SHORTLIST, OVERSAMPLE * k)
+            keep = math.ceil(RESCORED * k)
+            if signature[0] >= SCAN_APART_FROM:
+                scan = vector_cache.scanning(bits, vector, wanted, keep)
+                return lambda: vector_cache.rescored(_rows_of(conn, user_id, scan.result()), vector, dim, k)
+            candidates = vector_cache.shortlist(bits, vector, wanted, keep)
+            return lambda: vector_cache.rescored(_rows_of(conn, user_id, candidates), vector, dim, k)
         first = bucket(user_id)
         per_stripe = max(16, -(-wanted // STRIPES))
         stripes = [stripe(user_id, i) for i in range(STRIPES)]
         rows = conn.exec_driver_sql(
             _NEAREST, (pack_for_bits(vector), per_stripe, *stripes, pack(vector), first, user_id, k)
         ).fetchall()
-        return [(int(r[0]), float(r[1])) for r in rows]
+        found = [(int(r[0]), float(r[1])) for r in rows]
+        return lambda: found
 
     def lexical(self, conn: Connection, user_id: str, terms: list[str], k: int) -> list[tuple[int, float]]:
         """FTS5's BM25 of the content column, on this user's rows only. The search is scoped

@@ -8,7 +8,13 @@ Two forms, by the user's size (the caller chooses):
   (`UserBits`): the Hamming distance to the query's bits is a few XORs and popcounts over
   contiguous arrays (~0.5 ms for 100,000 memories, ~6 ms for 1,000,000), and the nearest by
   Hamming distance are the shortlist that the caller rescores by exact cosine (binary
-  quantization with rescoring). 48 bytes a 384-d memory instead of 1,536.
+  quantization with rescoring). 48 bytes a 384-d memory instead of 1,536. When they fit, each
+  row's int8 codes too (the unit vector over 127 steps of its largest component, and that
+  step: 388 bytes a 384-d memory): they rank a shortlist in process memory (a cosine off by
+  ~3e-4 on average), so that only its best few are read from the store for the exact
+  cosine, and a longer shortlist costs little (`shortlist(..., keep)`). A scan can run in a
+  worker thread (`scanning`) while the caller uses its connection. Under the bound, the least
+  recently used user's codes are given up before any user is.
 
 The store stays the truth. Each search first reads the user's signature — how many vectors, the
 highest id written, the sum of the ids, the count of in-place changes — which the store keeps up
@@ -30,12 +36,15 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import count, islice
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Engine
+
+from framework.memory.longterm.backends.beside import beside
 
 MAX_BYTES = 256 * 1024 * 1024
 LOAD_CHUNK = 4096  # rows converted at a time when a user's vectors are loaded
@@ -60,16 +69,66 @@ class UserVectors:
 
 
 class _Buffers:
-    """Growable id and bit arrays that several UserBits share: each sees its first `size` rows;
-    rows past the last one written are written in place (no copy of what is there)."""
+    """Growable arrays that several UserBits share: each sees its first `size` rows; rows past
+    the last one written are written in place (no copy of what is there). `codes` (capacity x
+    dim, int8) and `scales` (float32), when held: each row's unit vector as int8 codes times its
+    scale (`int8_codes`)."""
 
-    def __init__(self, ids: np.ndarray, bits: np.ndarray, filled: int) -> None:
-        self.ids, self.bits, self.filled = ids, bits, filled
+    def __init__(
+        self,
+        ids: np.ndarray,
+        bits: np.ndarray,
+        filled: int,
+        codes: np.ndarray | None,
+        scales: np.ndarray | None,
+    ) -> None:
+        self.ids, self.bits, self.filled, self.codes, self.scales = ids, bits, filled, codes, scales
+
+    @classmethod
+    def empty(cls, capacity: int, dim: int, codes: bool) -> _Buffers:
+        return cls(
+            np.empty(capacity, dtype=np.int64),
+            np.empty((words(dim), capacity), dtype=np.uint64),
+            0,
+            np.empty((capacity, dim), dtype=np.int8) if codes else None,
+            np.empty(capacity, dtype=np.float32) if codes else None,
+        )
+
+    @property
+    def capacity(self) -> int:
+        return int(self.ids.shape[0])
+
+    def grown(self, capacity: int) -> _Buffers:
+        """A copy with room for `capacity` rows, holding the rows written so far."""
+        dim = self.codes.shape[1] if self.codes is not None else self.bits.shape[0] * 64
+        bigger = _Buffers.empty(capacity, dim, self.codes is not None)
+        self.copy_into(bigger, self.filled)
+        return bigger
+
+    def copy_into(self, other: _Buffers, rows: int) -> None:
+        other.ids[:rows], other.bits[:, :rows] = self.ids[:rows], self.bits[:, :rows]
+        if (
+            self.codes is not None
+            and self.scales is not None
+            and other.codes is not None
+            and other.scales is not None
+        ):
+            other.codes[:rows], other.scales[:rows] = self.codes[:rows], self.scales[:rows]
+        other.filled = rows
+
+    def write(self, start: int, ids: np.ndarray, floats: np.ndarray) -> None:
+        """Rows start.. from their ids and float vectors."""
+        end = start + len(ids)
+        self.ids[start:end], self.bits[:, start:end] = ids, sign_bits(floats)
+        if self.codes is not None and self.scales is not None:
+            self.codes[start:end], self.scales[start:end] = int8_codes(floats)
+        self.filled = end
 
 
 @dataclass(frozen=True)
 class UserBits:
-    """A large user's sign bits: column i of `bits` (words x capacity, uint64) is row i's."""
+    """A large user's sign bits: column i of `bits` (words x capacity, uint64) is row i's; and,
+    when they fit, the int8 codes of the unit vectors."""
 
     signature: Signature
     buffers: _Buffers
@@ -81,7 +140,14 @@ class UserBits:
 
     @property
     def nbytes(self) -> int:
-        return int(self.buffers.ids.nbytes + self.buffers.bits.nbytes)
+        held = (self.buffers.ids, self.buffers.bits, self.buffers.codes, self.buffers.scales)
+        return int(sum(array.nbytes for array in held if array is not None))
+
+    def without_codes(self) -> UserBits:
+        """The same rows' ids and bits alone, in buffers of their own (the shared ones may be
+        written past `size` by whoever holds this entry)."""
+        ids, bits = self.ids.copy(), np.ascontiguousarray(self.buffers.bits[:, : self.size])
+        return UserBits(self.signature, _Buffers(ids, bits, self.size, None, None), self.size)
 
 
 Cached = UserVectors | UserBits
@@ -110,9 +176,20 @@ def sign_bits(matrix: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(padded.view("<u8").T)
 
 
-def bytes_for(rows: int, dim: int, large: bool) -> int:
+def int8_codes(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's unit vector as int8 codes and a scale: unit ~= codes * scale (symmetric, per
+    row; a cosine from them is off by ~3e-4 on average, under 2.5e-3)."""
+    unit = matrix.astype(np.float32)
+    unit /= np.where((norms := np.linalg.norm(unit, axis=1, keepdims=True)) > 0, norms, 1.0)
+    peak = np.abs(unit).max(axis=1, initial=0.0)
+    scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+    codes = np.rint(unit / scales[:, None]).astype(np.int8)
+    return codes, scales
+
+
+def bytes_for(rows: int, dim: int, large: bool, codes: bool = False) -> int:
     """What a user's cached form takes (a large user's with room to grow by a quarter)."""
-    per_row = 8 + (words(dim) * 8 if large else dim * 4)
+    per_row = 8 + (words(dim) * 8 + (dim + 4 if codes else 0) if large else dim * 4)
     return int(per_row * (rows * 1.25 + 1024 if large else rows))
 
 
@@ -146,10 +223,10 @@ class VectorCache:
         if token is not None:
             self._drop_token(token)
 
-    def fits(self, rows: int, dim: int, large: bool) -> bool:
+    def fits(self, rows: int, dim: int, large: bool, codes: bool = False) -> bool:
         """Whether a user of `rows` vectors can be held (at most half the bound: one user must
-        not push out everyone else)."""
-        return bytes_for(rows, dim, large) <= self.max_bytes // 2
+        not push out everyone else); `codes`: a large user's int8 codes with the bits."""
+        return bytes_for(rows, dim, large, codes) <= self.max_bytes // 2
 
     def _known(self, conn: Connection, user_id: str) -> tuple[tuple[int, str], Cached | None]:
         with self._lock:
@@ -184,17 +261,34 @@ class VectorCache:
         )
 
     def bits(
-        self, conn: Connection, user_id: str, signature: Signature, rows_after: RowsAfter, dim: int
+        self,
+        conn: Connection,
+        user_id: str,
+        signature: Signature,
+        rows_after: RowsAfter,
+        dim: int,
+        codes: bool = False,
     ) -> UserBits:
-        """A large user's sign bits as the store holds them now (`signature` was just read)."""
+        """A large user's sign bits (with `codes`: and int8 codes) as the store holds them now
+        (`signature` was just read)."""
+
+        def usable(known: Cached | None) -> bool:
+            # Bits whose codes were given up for room serve a user the codes were wanted for.
+            return (
+                isinstance(known, UserBits)
+                and known.buffers.bits.shape[0] == words(dim)
+                and (codes or known.buffers.codes is None)
+                and (known.buffers.codes is None or known.buffers.codes.shape[1] == dim)
+            )
+
         return self._current(
             conn,
             user_id,
             signature,
             rows_after,
-            lambda known: isinstance(known, UserBits) and known.buffers.bits.shape[0] == words(dim),
+            usable,
             lambda known, new: self._appended(known, signature, new, dim),
-            lambda rows: _load_bits(signature, rows, dim),
+            lambda rows: _load_bits(signature, rows, dim, codes),
         )
 
     def _current(
@@ -231,19 +325,15 @@ class VectorCache:
         """`known` with the new rows after it: written in place when its buffers have room and no
         other entry has written past it, else into larger copies."""
         ids = np.fromiter((r[0] for r in new), dtype=np.int64, count=len(new))
-        bits = sign_bits(_floats([r[1] for r in new], dim))
+        floats = _floats([r[1] for r in new], dim)
         size, end = known.size, known.size + len(new)
         with self._lock:
             buffers = known.buffers
-            if buffers.filled != size or buffers.ids.shape[0] < end:
-                capacity = max(end, int(end * 1.25) + 1024)
-                grown = _Buffers(
-                    np.empty(capacity, dtype=np.int64), np.empty((bits.shape[0], capacity), np.uint64), size
-                )
-                grown.ids[:size], grown.bits[:, :size] = known.ids, buffers.bits[:, :size]
+            if buffers.filled != size or buffers.capacity < end:
+                grown = _Buffers.empty(max(end, int(end * 1.25) + 1024), dim, buffers.codes is not None)
+                buffers.copy_into(grown, size)
                 buffers = grown
-            buffers.ids[size:end], buffers.bits[:, size:end] = ids, bits
-            buffers.filled = end
+            buffers.write(size, ids, floats)
         return UserBits(signature, buffers, end)
 
     def _keep(self, key: tuple[int, str], entry: Cached) -> None:
@@ -256,8 +346,20 @@ class VectorCache:
             self._entries[key] = entry
             self._bytes += entry.nbytes
             while self._bytes > self.max_bytes:
+                # The least recently used user's int8 codes go first (their bits still answer,
+                # as a user too large for codes is answered), then whole users.
+                coded = next((k for k, e in self._entries.items() if k != key and _coded(e)), None)
+                if coded is not None:
+                    known = self._entries[coded]
+                    plain = self._entries[coded] = known.without_codes()  # type: ignore[union-attr]
+                    self._bytes += plain.nbytes - known.nbytes
+                    continue
                 _key, dropped = self._entries.popitem(last=False)
                 self._bytes -= dropped.nbytes
+
+
+def _coded(entry: Cached) -> bool:
+    return isinstance(entry, UserBits) and entry.buffers.codes is not None
 
 
 def _only_added(known: Signature, now: Signature) -> bool:
@@ -283,23 +385,16 @@ def _matches(signature: Signature, ids: np.ndarray) -> bool:
     )
 
 
-def _load_bits(signature: Signature, rows: Iterable[tuple[int, bytes]], dim: int) -> UserBits:
-    """A user's sign bits from their streamed rows, LOAD_CHUNK at a time."""
-    capacity = int(signature[0] * 1.25) + 1024
-    buffers = _Buffers(np.empty(capacity, dtype=np.int64), np.empty((words(dim), capacity), np.uint64), 0)
+def _load_bits(signature: Signature, rows: Iterable[tuple[int, bytes]], dim: int, codes: bool) -> UserBits:
+    """A user's sign bits (and int8 codes) from their streamed rows, LOAD_CHUNK at a time."""
+    buffers = _Buffers.empty(int(signature[0] * 1.25) + 1024, dim, codes)
     stream = iter(rows)
     while chunk := list(islice(stream, LOAD_CHUNK)):
         end = buffers.filled + len(chunk)
-        if end > buffers.ids.shape[0]:  # more rows than the signature said: grow
-            grown = _Buffers(
-                np.empty(end * 2, dtype=np.int64), np.empty((words(dim), end * 2), np.uint64), buffers.filled
-            )
-            grown.ids[: buffers.filled] = buffers.ids[: buffers.filled]
-            grown.bits[:, : buffers.filled] = buffers.bits[:, : buffers.filled]
-            buffers = grown
-        buffers.ids[buffers.filled : end] = [r[0] for r in chunk]
-        buffers.bits[:, buffers.filled : end] = sign_bits(_floats([r[1] for r in chunk], dim))
-        buffers.filled = end
+        if end > buffers.capacity:  # more rows than the signature said: grow
+            buffers = buffers.grown(end * 2)
+        ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
+        buffers.write(buffers.filled, ids, _floats([r[1] for r in chunk], dim))
     return UserBits(signature, buffers, buffers.filled)
 
 
@@ -321,19 +416,39 @@ def _ranked(ids: np.ndarray, unit: np.ndarray, query: Sequence[float], k: int) -
     return [(int(ids[i]), float(distance[i])) for i in order]
 
 
-def shortlist(bits: UserBits, query: Sequence[float], wanted: int) -> list[int]:
+def shortlist(bits: UserBits, query: Sequence[float], wanted: int, keep: int | None = None) -> list[int]:
     """The ids of about `wanted` rows nearest the query by Hamming distance of sign bits (all of
-    them at the cut-off distance, up to twice `wanted`)."""
+    them at the cut-off distance, up to twice `wanted`); with `keep`, when the int8 codes are
+    held, only the `keep` of them nearest by the codes' cosine."""
+    picked = _nearest_bits(bits, query, wanted)
+    codes, scales = bits.buffers.codes, bits.buffers.scales
+    if keep is None or codes is None or scales is None or len(picked) <= keep:
+        return bits.ids[picked].tolist()
+    q = np.asarray(query, dtype=np.float32)
+    similarity = (codes[picked].astype(np.float32) @ q) * scales[picked]
+    best = np.argpartition(-similarity, keep - 1)[:keep]
+    return bits.ids[picked[best]].tolist()
+
+
+def scanning(
+    bits: UserBits, query: Sequence[float], wanted: int, keep: int | None = None
+) -> Future[list[int]]:
+    """`shortlist` in a worker thread (numpy releases the GIL while it scans)."""
+    return beside(shortlist, bits, query, wanted, keep)
+
+
+def _nearest_bits(bits: UserBits, query: Sequence[float], wanted: int) -> np.ndarray:
+    """The positions of about `wanted` rows nearest the query by Hamming distance."""
     size = bits.size
     if size <= wanted:
-        return bits.ids.tolist()
+        return np.arange(size)
     q = sign_bits(np.asarray(query, dtype=np.float32)[None, :])[:, 0]
     matrix = bits.buffers.bits
     distance = np.zeros(size, dtype=np.uint16)
-    scratch, ones = np.empty(size, dtype=np.uint64), np.empty(size, dtype=np.uint8)
+    scratch, ones = np.empty(size, dtype=np.uint64), np.empty(size, dtype=np.uint16)
     for word in range(matrix.shape[0]):
         np.bitwise_xor(matrix[word, :size], q[word], out=scratch)
-        np.bitwise_count(scratch, out=ones)
+        np.bitwise_count(scratch, out=ones, casting="unsafe")
         np.add(distance, ones, out=distance)
     # The cut-off: the smallest distance with `wanted` rows at or below it (distances are small
     # integers: a histogram, not a sort).
@@ -341,7 +456,7 @@ def shortlist(bits: UserBits, query: Sequence[float], wanted: int) -> list[int]:
     picked = np.flatnonzero(distance <= cut)
     if len(picked) > 2 * wanted:
         picked = picked[np.argsort(distance[picked], kind="stable")[:wanted]]
-    return bits.ids[picked].tolist()
+    return picked
 
 
 def rescored(
