@@ -240,3 +240,33 @@ def test_a_users_latest_memories_are_read_through_an_index(engine: Engine) -> No
             )
         )
     assert "ix_memory_user_recent" in plan and "Sort" not in plan
+
+
+def test_a_large_users_graph_search_runs_on_a_connection_of_its_own(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The graph search of a large user runs beside the caller's connection (which meanwhile serves
+    the lexical search); with every connection for that in use it runs on the caller's, without
+    waiting; the store's disposal closes them."""
+    monkeypatch.setattr(postgres, "EXACT_UP_TO", 50)
+    monkeypatch.setattr(postgres, "EF_SEARCH", 10)
+    store = LongTermMemory(engine)
+    add(store, "big", [f"big memory {i}" for i in range(300)], unit_vectors(300, 6))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE memory_vec")
+    backend = PostgresBackend()
+    query = unit_vectors(1, 7)[0].tolist()
+    with engine.connect() as conn:
+        truth = backend.nearest(conn, "big", query, 5)
+        finish = backend.begin_nearest(conn, "big", query, 5)
+        words = backend.lexical(conn, "big", ["memory"], 5)  # the caller's connection is free
+        assert finish() == truth and len(words) == 5
+    beside = backend._beside[engine]
+    assert beside.pool.checkedin() == 1  # the search's own connection, back in its pool
+    held = [beside.connect() for _ in range(postgres.BESIDE_CONNECTIONS)]
+    with engine.connect() as conn:
+        assert backend.begin_nearest(conn, "big", query, 5)() == truth  # on the caller's connection
+    for own in held:
+        own.close()
+    engine.dispose()
+    assert beside.pool.checkedin() == 0

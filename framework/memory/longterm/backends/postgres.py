@@ -29,15 +29,19 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from framework.errors import ConfigurationError, StoreError
 from framework.memory.longterm.backends import Backend, Row, execute
+from framework.memory.longterm.backends.beside import beside
 
 _WORD = re.compile(r"\w+")  # a word as FTS5's unicode61 tokenizer finds one
 
@@ -61,6 +65,7 @@ MAX_SCAN_TUPLES = 50_000  # most index rows one iterative scan visits (pgvector'
 # A user with at most this many indexed memories gets the exact scan: ~5 ms here at 5,000 rows
 # (~19 ms at 20,000, ~74 ms at 100,000), where the graph takes 3-5 ms.
 EXACT_UP_TO = 5_000
+BESIDE_CONNECTIONS = 2  # a store's connections for graph searches beside the lexical one
 COPY_FROM = 100  # rows in one write from which COPY is used rather than a multi-row INSERT
 # New rows of the lexical (GIN) index wait in a pending list that every search reads whole, until
 # it is merged: a short list (kB) bounds that cost; a large import merges it at once (`imported`).
@@ -106,6 +111,8 @@ class PostgresBackend(Backend):
         # (store, user) -> (when, whether the graph pays); forgotten when the vector table is remade
         self._sizes: dict[tuple[str, str], tuple[float, bool]] = {}
         self._counts: dict[tuple[str, str], tuple[float, int]] = {}  # (store, user) -> (when, rows)
+        self._beside: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
 
     def unindexed(self, column: str) -> str:
         return f"({column} || '')"
@@ -391,6 +398,53 @@ class PostgresBackend(Backend):
             if len(rows) >= k:
                 return rows
         return self.exact(conn, user_id, query, k)
+
+    def begin_nearest(
+        self, conn: Connection, user_id: str, vector: Sequence[float], k: int
+    ) -> Callable[[], list[tuple[int, float]]]:
+        """A large user's graph search runs on a connection of its own, in a worker thread, while
+        the caller's connection serves the lexical search (both wait on the server: they overlap).
+        That connection comes from a small pool of its own (BESIDE_CONNECTIONS), taken without
+        waiting: when all are in use, the search runs on the caller's connection afterwards (a
+        wait there could hold a connection of the store's pool while waiting for another). A
+        small user's exact scan runs at once."""
+        _register(conn)
+        if not self._graph_pays(conn, user_id):
+            return super().begin_nearest(conn, user_id, vector, k)
+        query, pool = _array(vector), self._beside_pool(conn.engine)
+
+        def on_its_own() -> list[tuple[int, float]] | None:
+            try:
+                with pool.connect() as own:
+                    return self.approximate(own, user_id, query, k)
+            except PoolTimeout:  # every one in use
+                return None
+
+        graph = beside(on_its_own)
+
+        def finish() -> list[tuple[int, float]]:
+            rows = graph.result()
+            if rows is None:
+                return self.nearest(conn, user_id, vector, k)
+            return rows if len(rows) >= k else self.exact(conn, user_id, query, k)
+
+        return finish
+
+    def _beside_pool(self, engine: Engine) -> Engine:
+        """The store's connections for searches beside the caller's: closed with the store's."""
+        with self._lock:
+            pool = self._beside.get(engine)
+            if pool is None:
+                pool = self._beside[engine] = create_engine(
+                    engine.url,
+                    connect_args={"options": "-c timezone=UTC"},
+                    pool_pre_ping=True,
+                    pool_size=BESIDE_CONNECTIONS,
+                    max_overflow=0,
+                    pool_timeout=0,
+                )
+                event.listen(engine, "engine_disposed", lambda _engine: pool.dispose())
+        return pool
 
     def approximate(self, conn: Connection, user_id: str, query: Any, k: int) -> list[tuple[int, float]]:
         """The user's k nearest by the HNSW index (iterative scan, relaxed order, EF_SEARCH: the
