@@ -9,6 +9,7 @@ bad config file) are one line naming the fix; `--debug` shows the traceback."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -80,6 +81,10 @@ def chat(
     for problem in agent.memory.procedures.problems:
         click.echo(click.style(f"  skipped: {problem}", fg="red"))
     click.echo("type /help for commands; Ctrl-C cancels an answer; /quit or Ctrl-D to leave")
+    # Ctrl-C is this program's to handle even when it was started with SIGINT ignored (as a shell
+    # without job control starts a background command, and its children inherit): Python then
+    # installs no handler of its own, and Ctrl-C would do nothing.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     read = line_reader(agent.settings.home / "chat_history")
     last: Turn | None = None
     interrupted = False
