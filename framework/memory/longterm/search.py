@@ -19,6 +19,7 @@ memories active then that are not now, which no index holds: their vectors are g
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,9 +61,9 @@ _ADJACENT = (
 )
 
 
-def _neighbours(backend: Backend) -> str:
-    """The select list of the ids next to memory c, nearest first, before and after in turn."""
-    return ", ".join(
+def _neighbours(backend: Backend) -> list[str]:
+    """The ids next to memory c, nearest first, before and after in turn: a scalar subquery each."""
+    return [
         _ADJACENT.format(
             cmp=cmp,
             bound=bound,
@@ -74,16 +75,17 @@ def _neighbours(backend: Backend) -> str:
         )
         for offset in range(_CONTEXT_REACH)
         for cmp, bound, order in (("<", ">= c.id -", "DESC"), (">", "<= c.id +", "ASC"))
-    )
+    ]
 
 
 # How much of a memory's content is read for the word it opens with.
 _OPENING = 64
 # Where the columns that rank a candidate are in its row.
-_ID, _STATUS, _VALID_UNTIL, _CONFIDENCE, _TYPE, _TAGS, _CREATED, _ACCESS, _CONTENT = (
+_ID, _SESSION, _STATUS, _VALID_UNTIL, _CONFIDENCE, _TYPE, _TAGS, _CREATED, _ACCESS, _CONTENT = (
     COLUMNS.index(name)
     for name in (
         "id",
+        "session_id",
         "status",
         "valid_until",
         "confidence",
@@ -174,23 +176,14 @@ class HybridSearch:
             result.candidates = {"vector": len(match.vector), "lexical": len(match.lexical)}
             if not match.direct:
                 return result
-            context: dict[int, float] = {}
-            if w.context:
-                # Context flows from the best direct matches only (as many as the limit): a weak
-                # match's neighbours would not reach the top, and each costs a row to rank.
-                best = sorted(match.direct, key=match.direct.__getitem__, reverse=True)[: query.limit]
-                context = self._context(conn, query.user_id, {m: match.direct[m] for m in best})
+            # Context flows from the best direct matches only (as many as the limit): a weak
+            # match's neighbours would not reach the top, and each costs a row to rank.
+            best = sorted(match.direct, key=match.direct.__getitem__, reverse=True)[: query.limit]
+            rows, context = self._candidates(
+                conn, query.user_id, match.direct, {m: match.direct[m] for m in best} if w.context else {}
+            )
             result.candidates["context"] = len(context.keys() - match.direct.keys())
             periods = named_periods(query.text) if w.time else []
-            # Every candidate's whole row in one statement: ranked on a few columns, made into
-            # entries for what is returned (a second statement for those cost more than the
-            # columns: ~1.5 ms a recall on PostgreSQL).
-            ids = list(match.direct.keys() | context.keys())
-            rows = execute(
-                conn,
-                f"SELECT {COLUMN_LIST} FROM memory WHERE user_id = ? AND id IN ({','.join('?' * len(ids))})",
-                (query.user_id, *ids),
-            ).fetchall()
         asked = set(terms)
         # relevance within 0..1
         scale = 1.0 + w.context * _CONTEXT_MAX + w.subject + (w.time if periods else 0.0)
@@ -328,28 +321,60 @@ class HybridSearch:
             match.direct[mid] = match.direct.get(mid, 0.0) + (1.0 - share) * value
         return match
 
-    def _context(self, conn: Connection, user_id: str, direct: dict[int, float]) -> dict[int, float]:
-        """The context each memory near a candidate in the same session inherits, 0..1: at each
-        distance the best direct match of a candidate there, discounted by the distance, summed
-        over distances. Memories without a session have no context. One statement; each lookup
-        walks a few rows by id."""
-        ids = list(direct)
-        rows = execute(
-            conn,
-            f"SELECT c.id, {self._neighbours} FROM memory c "
-            f"WHERE c.user_id = ? AND c.session_id IS NOT NULL AND c.id IN ({','.join('?' * len(ids))})",
-            (user_id, *ids),
-        ).fetchall()
-        best: dict[tuple[int, int], float] = {}  # (memory, places away) -> best direct match there
-        for mid, *near in rows:
-            for i, neighbour in enumerate(near):
-                key = (neighbour, i // 2)
-                if neighbour is not None and direct[mid] > best.get(key, 0.0):
-                    best[key] = direct[mid]
-        context: dict[int, float] = {}
-        for (neighbour, place), value in best.items():
-            context[neighbour] = context.get(neighbour, 0.0) + value * _CONTEXT_DECAY**place / _CONTEXT_MAX
-        return context
+    def _candidates(
+        self, conn: Connection, user_id: str, direct: dict[int, float], best: dict[int, float]
+    ) -> tuple[list[Any], dict[int, float]]:
+        """The whole rows of the direct matches and of the memories next to the `best` of them in
+        their session, in one statement (a statement each cost a round trip: ~1.5 ms on
+        PostgreSQL), and the context each memory inherits (`_context`). The neighbours are
+        looked up by id, a few rows walked each."""
+        statement = f"SELECT {COLUMN_LIST} FROM memory WHERE user_id = ? AND id IN ({_marks(direct)})"
+        params: list[Any] = [user_id, *direct]
+        if best:
+            near = " UNION ALL ".join(
+                f"SELECT {adjacent} FROM memory c WHERE c.user_id = ? AND c.session_id IS NOT NULL "
+                f"AND c.id IN ({_marks(best)})"
+                for adjacent in self._neighbours
+            )
+            statement += f" UNION ALL SELECT {COLUMN_LIST} FROM memory WHERE user_id = ? AND id IN ({near})"
+            params += [user_id, *[value for _ in self._neighbours for value in (user_id, *best)]]
+        rows = list({row[_ID]: row for row in execute(conn, statement, tuple(params)).fetchall()}.values())
+        return rows, _context(rows, best)
+
+
+def _marks(ids: dict[int, float]) -> str:
+    return ",".join("?" * len(ids))
+
+
+def _context(rows: list[Any], best: dict[int, float]) -> dict[int, float]:
+    """The context each memory near a best match in the same session inherits, 0..1: at each
+    distance the best direct match of a memory there, discounted by the distance, summed over
+    distances. The n-th memory before (after) c is the n-th active memory of c's session before
+    (after) it within _CONTEXT_WINDOW ids: `rows` hold every one of those up to _CONTEXT_REACH
+    (`_candidates` read them), and any other active row there would be one of them (rows no
+    longer active are there only as matches as of a past time). Memories without a session have
+    no context."""
+    session_of = {row[_ID]: row[_SESSION] for row in rows}
+    active: dict[str, list[int]] = {}  # session -> its active memories' ids, ascending
+    for row in sorted(rows, key=lambda r: r[_ID]):
+        if row[_SESSION] is not None and row[_STATUS] == MemoryStatus.active.value:
+            active.setdefault(row[_SESSION], []).append(row[_ID])
+    strongest: dict[tuple[int, int], float] = {}  # (memory, places away) -> best direct match there
+    for mid, score in best.items():
+        session = session_of.get(mid)
+        if session is None:
+            continue
+        ids = active.get(session, [])
+        before = [n for n in reversed(ids[: bisect_left(ids, mid)]) if n >= mid - _CONTEXT_WINDOW]
+        after = [n for n in ids[bisect_right(ids, mid) :] if n <= mid + _CONTEXT_WINDOW]
+        for side in (before, after):
+            for place, neighbour in enumerate(side[:_CONTEXT_REACH]):
+                if score > strongest.get((neighbour, place), 0.0):
+                    strongest[(neighbour, place)] = score
+    context: dict[int, float] = {}
+    for (neighbour, place), value in strongest.items():
+        context[neighbour] = context.get(neighbour, 0.0) + value * _CONTEXT_DECAY**place / _CONTEXT_MAX
+    return context
 
 
 def _signal(name: str, search: Callable[[], T], conn: Connection, warnings: list[str]) -> T | None:
