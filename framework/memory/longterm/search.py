@@ -78,6 +78,7 @@ def _neighbours(backend: Backend) -> list[str]:
     ]
 
 
+_ACTIVE = MemoryStatus.active.value
 # How much of a memory's content is read for the word it opens with.
 _OPENING = 64
 # Where the columns that rank a candidate are in its row.
@@ -201,10 +202,11 @@ class HybridSearch:
             # one: "last month"), else only its opening.
             content = row[_CONTENT] if periods else row[_CONTENT][:_OPENING]
             by_id[mid] = row
-            tags = set(stored_tags(tags_json))
+            # tags are read only where a filter or the task signal looks at them
+            tags = set(stored_tags(tags_json)) if query.tags is not None or task_tags else set()
             written = as_utc(created) or now
             if mid in past:
-                status = MemoryStatus.active.value  # active as of query.as_of
+                status = _ACTIVE  # active as of query.as_of
             reason = _drop_reason(query, status, as_utc(valid_until), confidence, memory_type, tags, now)
             if reason is None and query.as_of is not None and written > query.as_of:
                 reason = f"written after {query.as_of:%Y-%m-%d %H:%M}"
@@ -357,7 +359,7 @@ def _context(rows: list[Any], best: dict[int, float]) -> dict[int, float]:
     session_of = {row[_ID]: row[_SESSION] for row in rows}
     active: dict[str, list[int]] = {}  # session -> its active memories' ids, ascending
     for row in sorted(rows, key=lambda r: r[_ID]):
-        if row[_SESSION] is not None and row[_STATUS] == MemoryStatus.active.value:
+        if row[_SESSION] is not None and row[_STATUS] == _ACTIVE:
             active.setdefault(row[_SESSION], []).append(row[_ID])
     strongest: dict[tuple[int, int], float] = {}  # (memory, places away) -> best direct match there
     for mid, score in best.items():
@@ -407,7 +409,7 @@ def _drop_reason(
     now: datetime,
 ) -> str | None:
     """The hard filter that drops a candidate, or None if it passes them all."""
-    if status != MemoryStatus.active.value:
+    if status != _ACTIVE:
         return f"status {status}"
     if valid_until is not None and valid_until <= now:
         return "expired"
