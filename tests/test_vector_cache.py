@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from framework.memory.longterm import migrations as database
 from framework.memory.longterm.backends import sqlite as sqlite_backend
+from framework.memory.longterm.backends import sqlite_vectors as vector_tables
 from framework.memory.longterm.backends.vector_cache import (
     UserBits,
     VectorCache,
@@ -70,12 +71,12 @@ def fill(store: LongTermMemory, user: str, vectors: np.ndarray) -> list[int]:
 
 def in_sql(engine: Engine, user: str, query: np.ndarray, k: int) -> list[tuple[int, float]]:
     """sqlite-vec's own exact answer: its cosine per row, in SQL."""
-    first = sqlite_backend.bucket(user)
+    first = vector_tables.bucket(user)
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(
             "SELECT memory_id, vec_distance_cosine(embedding, ?) AS d FROM memory_vec "
             "WHERE slot BETWEEN ? AND ? AND user_id = ? ORDER BY d, memory_id LIMIT ?",
-            (sqlite_backend.pack(query.tolist()), first, first + (1 << 40) - 1, user, k),
+            (vector_tables.pack(query.tolist()), first, first + (1 << 40) - 1, user, k),
         ).fetchall()
     return [(int(r[0]), float(r[1])) for r in rows]
 
@@ -204,7 +205,7 @@ def test_the_counts_follow_writes_deletes_and_changes_in_place(store: LongTermMe
     """The signature the cache trusts: kept by the store's triggers, gone with the last vector."""
     ids = fill(store, "ada", unit(3, 1))
     with store.engine.connect() as conn:
-        assert sqlite_backend._signature(conn, "ada") == (3, max(ids), sum(ids), 0)
+        assert vector_tables.user_signature(conn, "ada") == (3, max(ids), sum(ids), 0)
     before = nearest(store, "ada", unit(1, 1)[0], 1)
     assert before[0][0] == ids[0]
     with store.engine.begin() as conn:  # a vector replaced in place: the cache must not trust it
@@ -212,12 +213,12 @@ def test_the_counts_follow_writes_deletes_and_changes_in_place(store: LongTermMe
             "UPDATE memory_vec SET embedding = ? WHERE memory_id = ?",
             (unit(1, 8)[0].astype("<f4").tobytes(), ids[0]),
         )
-        assert sqlite_backend._signature(conn, "ada") == (3, max(ids), sum(ids), 1)
+        assert vector_tables.user_signature(conn, "ada") == (3, max(ids), sum(ids), 1)
     assert nearest(store, "ada", unit(1, 8)[0], 1) == [(ids[0], pytest.approx(0.0, abs=1e-5))]
     for mid in ids:
         assert store.delete("ada", mid, actor="user", reason="test")
     with store.engine.connect() as conn:
-        assert sqlite_backend._signature(conn, "ada") == (0, 0, 0, 0)
+        assert vector_tables.user_signature(conn, "ada") == (0, 0, 0, 0)
         assert not conn.exec_driver_sql("SELECT * FROM memory_vec_users WHERE user_id = 'ada'").all()
 
 
@@ -232,10 +233,10 @@ def test_an_older_store_gets_the_counts_when_opened(tmp_path: Path) -> None:
     engine.dispose()
     reopened = open_store(path)
     with reopened.engine.connect() as conn:
-        assert sqlite_backend._signature(conn, "ada") == (4, max(ids), sum(ids), 0)
+        assert vector_tables.user_signature(conn, "ada") == (4, max(ids), sum(ids), 0)
     (new,) = fill(reopened, "ada", unit(1, 2))
     with reopened.engine.connect() as conn:
-        assert sqlite_backend._signature(conn, "ada")[:3] == (5, new, sum(ids) + new)
+        assert vector_tables.user_signature(conn, "ada")[:3] == (5, new, sum(ids) + new)
 
 
 def test_int8_codes_give_the_cosine_within_a_few_thousandths() -> None:

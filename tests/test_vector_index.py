@@ -12,6 +12,7 @@ import pytest
 from framework.embeddings import HashEmbedder
 from framework.memory.longterm import migrations as database
 from framework.memory.longterm.backends import sqlite as sqlite_backend
+from framework.memory.longterm.backends import sqlite_vectors as vector_tables
 from framework.memory.longterm.records import MemoryEntry
 from framework.memory.longterm.search import SearchQuery
 from framework.memory.longterm.store import LongTermMemory
@@ -102,7 +103,7 @@ def test_a_schema_3_store_keeps_its_vectors_through_the_striping_migration(
             )
             conn.exec_driver_sql(
                 "INSERT INTO memory_vec(rowid, user_id, embedding) VALUES (?, ?, ?)",
-                (mid, user, sqlite_backend.pack(embedder.embed([text])[0])),
+                (mid, user, vector_tables.pack(embedder.embed([text])[0])),
             )
     monkeypatch.undo()
     if crash_first:  # a migration that dies half-way leaves the store as it was, and runs again
@@ -135,7 +136,8 @@ def test_users_who_share_a_bucket_stay_apart(
     store: LongTermMemory, monkeypatch: pytest.MonkeyPatch, exact_up_to: int
 ) -> None:
     monkeypatch.setattr(sqlite_backend, "EXACT_UP_TO", exact_up_to)
-    monkeypatch.setattr(sqlite_backend, "bucket", lambda user_id: 7 << 40)  # every user collides
+    for module in (sqlite_backend, vector_tables):  # every user collides
+        monkeypatch.setattr(module, "bucket", lambda user_id: 7 << 40)
     vectors = clustered(200, 5)
     ada, bob = fill(store, "ada", vectors), fill(store, "bob", vectors)
     with store.engine.connect() as conn:

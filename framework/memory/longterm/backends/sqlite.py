@@ -17,7 +17,7 @@ from `memory_vec` (binary quantization with rescoring: approximate; recall@30 ag
 each stripe instead of one over all). Where the user's int8 codes fit in process memory too (up
 to ~240,000 384-d memories) the shortlist is longer (CODED_SHORTLIST), the codes rank it, and
 only the best RESCORED * k of it are read from `memory_vec` for the exact cosine: at 100,000
-random vectors ANN recall@10 0.44 -> 0.55 and 0.8x the time. From SCAN_APART_FROM memories the
+random vectors ANN recall@10 0.44 -> 0.55, a fifth of the rows read. From SCAN_APART_FROM memories the
 scan runs in a worker thread while the lexical search has the connection (at 1,000,000: the
 recall's p50 0.7x). A user too large to hold (vector_cache.MAX_BYTES) is
 searched through `memory_vec_bits`, a vec0 table of the sign bits partitioned by user and, within
@@ -38,20 +38,35 @@ import hashlib
 import math
 import os
 import sqlite3
-import struct
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError
 
 from framework.config import Secret, encryption_key_of, private_dir, private_file
 from framework.errors import ConfigurationError
 from framework.log import logger
 from framework.memory import encryption
 from framework.memory.longterm.backends import Backend, Row, execute, take_write_lock, vector_cache
+from framework.memory.longterm.backends.sqlite_vectors import (
+    NEAREST,
+    SLOT_BITS,
+    STRIPES,
+    bits_table,
+    bucket,
+    float_table,
+    pack,
+    pack_for_bits,
+    padding,
+    rows_after,
+    rows_of,
+    stripe,
+    user_signature,
+    vector_counts,
+    vector_table_v1,
+)
 
 
 def _sqlite_module() -> Any:
@@ -90,7 +105,6 @@ def _processes_with(database: str) -> int:
 
 
 BUSY_TIMEOUT_MS = 5000  # what any statement waits for a lock; a write's BEGIN sets its own
-STRIPES = 16
 OVERSAMPLE = 6  # candidates per result asked for, rescored by exact cosine
 SHORTLIST = 256  # the fewest candidates a large user's search rescores from the store's rows
 # ... when the user's int8 codes are held: those rank the shortlist in process memory, and only the
@@ -107,163 +121,10 @@ EXACT_UP_TO = 2048
 MMAP_BYTES = 256 * 1024 * 1024  # reads of the vector pages through the page cache: ~1.5 ms less
 
 
-def pack(vector: Sequence[float]) -> bytes:
-    """A vector as sqlite-vec takes it: little float32s."""
-    return struct.pack(f"{len(vector)}f", *vector)
-
-
-def _padding(dim: int) -> bytes:
-    """Zero float32s that make `dim` a whole number of bytes of sign bits."""
-    return b"\0" * 4 * (-dim % 8)
-
-
-def pack_for_bits(vector: Sequence[float]) -> bytes:
-    """The float32s padded with zeros to a whole number of bytes of sign bits."""
-    return pack(vector) + _padding(len(vector))
-
-
-def stripe(user_id: str, memory_id: int) -> str:
-    """The vec0 partition of one memory: its user, and one of STRIPES stripes of that user."""
-    return f"{user_id}#{memory_id % STRIPES}"
-
-
-def _bits_table(conn: Connection, dim: int) -> None:
-    conn.exec_driver_sql(
-        "CREATE VIRTUAL TABLE memory_vec_bits USING vec0("
-        f"stripe text partition key, embedding bit[{dim + (-dim % 8)}], chunk_size=1024)"
-    )
-    # sqlite-vec 0.1.9 looks a partition's chunks up by scanning its chunk table; an index on the
-    # partition column makes a write or search of one user independent of how many users there are
-    # (multi-user ingest 2.5k -> 17k rows/s). The column is sqlite-vec's own: if a later version
-    # renames it, the store works unindexed.
-    try:
-        with conn.begin_nested():
-            conn.exec_driver_sql(
-                "CREATE INDEX memory_vec_bits_partition ON memory_vec_bits_chunks(partition00)"
-            )
-    except DBAPIError as exc:
-        logger.warning("sqlite-vec chunk index not created (%s); vector writes are slower", exc.orig)
-
-
-_SLOT_BITS = 40  # memory ids below 2**40; user buckets (22 bits) above them
-
-
-def bucket(user_id: str) -> int:
-    """The first slot of the user's range in memory_vec (users may share a bucket: the user_id
-    column still tells them apart)."""
-    return (int.from_bytes(hashlib.blake2b(user_id.encode(), digest_size=3).digest()) >> 2) << _SLOT_BITS
-
-
-def _float_table(conn: Connection, name: str = "memory_vec") -> None:
-    conn.exec_driver_sql(
-        f"CREATE TABLE {name} (slot INTEGER PRIMARY KEY, memory_id INTEGER NOT NULL UNIQUE, "
-        "user_id TEXT NOT NULL, embedding BLOB NOT NULL)"
-    )
-
-
-# Each user's vector count, highest id written, sum of ids and count of in-place changes, kept by
-# triggers in the transaction of every write to memory_vec: the signature a user's vectors held in
-# process memory are checked against (vector_cache.py), one row read by key. A user's row goes
-# when their last vector does (an erased user leaves no trace here).
-_COUNTS = (
-    "CREATE TABLE IF NOT EXISTS memory_vec_users (user_id TEXT PRIMARY KEY, vectors INTEGER NOT NULL, "
-    "highest INTEGER NOT NULL, id_sum INTEGER NOT NULL, changes INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
-    "CREATE TRIGGER IF NOT EXISTS memory_vec_added AFTER INSERT ON memory_vec BEGIN "
-    "INSERT INTO memory_vec_users (user_id, vectors, highest, id_sum) "
-    "VALUES (new.user_id, 1, new.memory_id, new.memory_id) ON CONFLICT (user_id) DO UPDATE SET "
-    "vectors = vectors + 1, highest = max(highest, excluded.highest), id_sum = id_sum + excluded.id_sum; END",
-    "CREATE TRIGGER IF NOT EXISTS memory_vec_removed AFTER DELETE ON memory_vec BEGIN "
-    "UPDATE memory_vec_users SET vectors = vectors - 1, id_sum = id_sum - old.memory_id "
-    "WHERE user_id = old.user_id; "
-    "DELETE FROM memory_vec_users WHERE user_id = old.user_id AND vectors <= 0; END",
-    "CREATE TRIGGER IF NOT EXISTS memory_vec_changed AFTER UPDATE ON memory_vec BEGIN "
-    "UPDATE memory_vec_users SET vectors = vectors - 1, id_sum = id_sum - old.memory_id "
-    "WHERE user_id = old.user_id; "
-    "INSERT INTO memory_vec_users (user_id, vectors, highest, id_sum, changes) "
-    "VALUES (new.user_id, 1, new.memory_id, new.memory_id, 1) ON CONFLICT (user_id) DO UPDATE SET "
-    "vectors = vectors + 1, highest = max(highest, excluded.highest), id_sum = id_sum + excluded.id_sum, "
-    "changes = changes + 1; "
-    "DELETE FROM memory_vec_users WHERE user_id = old.user_id AND vectors <= 0; END",
-)
-_TRIGGERS = ("memory_vec_added", "memory_vec_removed", "memory_vec_changed")
-
-
-def _vector_counts(conn: Connection) -> None:
-    """The per-user counts and their triggers, made (and filled from memory_vec) where missing."""
-    have = {
-        r[0]
-        for r in conn.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'memory_vec'"
-        )
-    }
-    if have >= set(_TRIGGERS):
-        return
-    made = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'memory_vec'")
-    if "VIRTUAL" in (made.scalar() or "VIRTUAL").upper():  # schema 1-3's vec0 table: no counts kept
-        return
-    conn.exec_driver_sql(_COUNTS[0])
-    conn.exec_driver_sql("DELETE FROM memory_vec_users")
-    conn.exec_driver_sql(
-        "INSERT INTO memory_vec_users (user_id, vectors, highest, id_sum) "
-        "SELECT user_id, count(*), max(memory_id), sum(memory_id) FROM memory_vec GROUP BY user_id"
-    )
-    for statement in _COUNTS[1:]:
-        conn.exec_driver_sql(statement)
-
-
-def _signature(conn: Connection, user_id: str) -> vector_cache.Signature:
-    row = conn.exec_driver_sql(
-        "SELECT vectors, highest, id_sum, changes FROM memory_vec_users WHERE user_id = ?", (user_id,)
-    ).first()
-    return (int(row[0]), int(row[1]), int(row[2]), int(row[3])) if row else (0, 0, 0, 0)
-
-
-def _rows_after(conn: Connection, user_id: str, after: int) -> Any:
-    """The user's (memory id, float32 vector) rows with ids above `after`, in id order (streamed)."""
-    first = bucket(user_id)
-    return conn.exec_driver_sql(
-        "SELECT memory_id, embedding FROM memory_vec "
-        "WHERE slot BETWEEN ? AND ? AND user_id = ? ORDER BY slot",
-        (first + after + 1, first + (1 << _SLOT_BITS) - 1, user_id),
-    )
-
-
-def _rows_of(conn: Connection, user_id: str, ids: Sequence[int]) -> list[Any]:
-    """The user's (memory id, float32 vector) rows of these ids (by slot: the primary key)."""
-    first = bucket(user_id)
-    return list(
-        conn.exec_driver_sql(
-            f"SELECT memory_id, embedding FROM memory_vec WHERE slot IN ({','.join('?' * len(ids))}) "
-            "AND user_id = ?",
-            (*(first + mid for mid in ids), user_id),
-        ).fetchall()
-    )
-
-
-# The candidates: each stripe's k nearest (sqlite-vec runs the KNN once per value of the IN list,
-# k applying to each), then exact cosine over them.
-_NEAREST = (
-    "WITH coarse AS MATERIALIZED (SELECT rowid FROM memory_vec_bits "
-    "WHERE embedding MATCH vec_quantize_binary(?) AND k = ? "
-    f"AND stripe IN ({', '.join('?' * STRIPES)})) "
-    "SELECT v.memory_id, vec_distance_cosine(v.embedding, ?) AS distance "
-    "FROM coarse JOIN memory_vec v ON v.slot = ? + coarse.rowid AND v.user_id = ? "
-    "ORDER BY distance LIMIT ?"
-)
-
-
 def owner_token(user_id: str) -> str:
     """One word that stands for a user in the lexical index: a lexical search looks only at that
     user's rows instead of every user's matches (the user_id filter still follows, exactly)."""
     return "o" + hashlib.blake2b(user_id.encode(), digest_size=10).hexdigest()
-
-
-def _vector_table_v1(dim: int) -> str:
-    """Schema 1-3: one vec0 table of float vectors partitioned by user (an exact scan)."""
-    return (
-        "CREATE VIRTUAL TABLE IF NOT EXISTS memory_vec USING vec0("
-        f"user_id text partition key, embedding float[{dim}] distance_metric=cosine)"
-    )
 
 
 class SQLiteBackend(Backend):
@@ -392,7 +253,7 @@ class SQLiteBackend(Backend):
         return not busy
 
     def create_indexes(self, conn: Connection, dim: int) -> None:
-        conn.exec_driver_sql(_vector_table_v1(dim))
+        conn.exec_driver_sql(vector_table_v1(dim))
         conn.exec_driver_sql(
             "CREATE VIRTUAL TABLE IF NOT EXISTS memory_fts USING fts5("
             "content, user_id UNINDEXED, tokenize='porter unicode61')"
@@ -419,8 +280,8 @@ class SQLiteBackend(Backend):
     def stripe_vectors(self, conn: Connection, dim: int) -> None:
         """Schema 4: float vectors to a plain table clustered by user, their sign bits to a
         striped vec0 index; streamed from the vec0 table of schema 1-3."""
-        _float_table(conn, "memory_vec_v4")
-        _bits_table(conn, dim)
+        float_table(conn, "memory_vec_v4")
+        bits_table(conn, dim)
         old = conn.exec_driver_sql("SELECT rowid, user_id, embedding FROM memory_vec")
         while batch := old.fetchmany(5000):
             self._insert_vectors(conn, batch, dim, "memory_vec_v4")
@@ -453,14 +314,14 @@ class SQLiteBackend(Backend):
         self._vectors.forget(conn.engine)
         conn.exec_driver_sql("DROP TABLE IF EXISTS memory_vec_bits")
         conn.exec_driver_sql("DROP TABLE IF EXISTS memory_vec")  # its triggers with it
-        _float_table(conn)
-        _bits_table(conn, dim)
-        _vector_counts(conn)
+        float_table(conn)
+        bits_table(conn, dim)
+        vector_counts(conn)
 
     def ensure_indexes(self, conn: Connection) -> None:
         """The per-user vector counts (vector_cache.py's signatures), made and filled from the
         vectors in a store made before them."""
-        _vector_counts(conn)
+        vector_counts(conn)
 
     def insert_memories(
         self,
@@ -473,8 +334,8 @@ class SQLiteBackend(Backend):
         """New ids follow each other: the first takes SQLite's next rowid (and the write lock), so
         no other writer can take the ids after it before this transaction ends. Ids stay below
         2**40, the user slot's range in memory_vec."""
-        if any(row[0] >= 1 << _SLOT_BITS for row in given):
-            raise ValueError(f"memory ids must be below 2**{_SLOT_BITS}")
+        if any(row[0] >= 1 << SLOT_BITS for row in given):
+            raise ValueError(f"memory ids must be below 2**{SLOT_BITS}")
         if given:  # ids the caller chose are taken first, so the fresh ones follow them
             conn.exec_driver_sql(insert, given)
         if fresh:
@@ -496,7 +357,7 @@ class SQLiteBackend(Backend):
     @staticmethod
     def _insert_vectors(conn: Connection, rows: Sequence[Any], dim: int, table: str = "memory_vec") -> None:
         """(id, user_id, float32 blob) rows into both vector tables."""
-        pad = _padding(dim)
+        pad = padding(dim)
         conn.exec_driver_sql(
             f"INSERT INTO {table}(slot, memory_id, user_id, embedding) VALUES (?, ?, ?, ?)",
             [(bucket(user) + mid, mid, user, blob) for mid, user, blob in rows],
@@ -520,7 +381,7 @@ class SQLiteBackend(Backend):
     @staticmethod
     def _large(conn: Connection, user_id: str) -> bool:
         """Whether the user has more than EXACT_UP_TO active (= indexed) memories."""
-        return _signature(conn, user_id)[0] > EXACT_UP_TO
+        return user_signature(conn, user_id)[0] > EXACT_UP_TO
 
     def _owns_most(self, conn: Connection, user_id: str) -> bool:
         """Whether the user holds more than half of the store's memories (the highest id bounds
@@ -530,7 +391,7 @@ class SQLiteBackend(Backend):
         if known is not None and now - known[0] < 60:
             return known[1]
         total = conn.exec_driver_sql("SELECT max(id) FROM memory").scalar() or 0
-        mine = _signature(conn, user_id)[0]  # the user's indexed (active) memories
+        mine = user_signature(conn, user_id)[0]  # the user's indexed (active) memories
         if len(self._shares) > 10_000:
             self._shares.clear()
         self._shares[key] = (now, mine * 2 > total)
@@ -548,28 +409,28 @@ class SQLiteBackend(Backend):
         codes) held in process memory — scanned in a worker thread meanwhile from SCAN_APART_FROM
         vectors — ranked by exact cosine; a user too large to hold: through the striped vec0
         index (see the module's docstring)."""
-        signature, dim = _signature(conn, user_id), len(vector)
+        signature, dim = user_signature(conn, user_id), len(vector)
         if signature[0] <= EXACT_UP_TO:
-            vectors = self._vectors.vectors(conn, user_id, signature, _rows_after, dim)
+            vectors = self._vectors.vectors(conn, user_id, signature, rows_after, dim)
             found = vector_cache.nearest(vectors, vector, k)
             return lambda: found
         wanted = max(SHORTLIST, OVERSAMPLE * k)
         if self._vectors.fits(signature[0], dim, large=True):
             codes = self._vectors.fits(signature[0], dim, large=True, codes=True)
-            bits = self._vectors.bits(conn, user_id, signature, _rows_after, dim, codes)
+            bits = self._vectors.bits(conn, user_id, signature, rows_after, dim, codes)
             if codes:
                 wanted = max(CODED_SHORTLIST, OVERSAMPLE * k)
             keep = math.ceil(RESCORED * k)
             if signature[0] >= SCAN_APART_FROM:
                 scan = vector_cache.scanning(bits, vector, wanted, keep)
-                return lambda: vector_cache.rescored(_rows_of(conn, user_id, scan.result()), vector, dim, k)
+                return lambda: vector_cache.rescored(rows_of(conn, user_id, scan.result()), vector, dim, k)
             candidates = vector_cache.shortlist(bits, vector, wanted, keep)
-            return lambda: vector_cache.rescored(_rows_of(conn, user_id, candidates), vector, dim, k)
+            return lambda: vector_cache.rescored(rows_of(conn, user_id, candidates), vector, dim, k)
         first = bucket(user_id)
         per_stripe = max(16, -(-wanted // STRIPES))
         stripes = [stripe(user_id, i) for i in range(STRIPES)]
         rows = conn.exec_driver_sql(
-            _NEAREST, (pack_for_bits(vector), per_stripe, *stripes, pack(vector), first, user_id, k)
+            NEAREST, (pack_for_bits(vector), per_stripe, *stripes, pack(vector), first, user_id, k)
         ).fetchall()
         found = [(int(r[0]), float(r[1])) for r in rows]
         return lambda: found
