@@ -405,27 +405,26 @@ class PostgresBackend(Backend):
         """A large user's graph search runs on a connection of its own, in a worker thread, while
         the caller's connection serves the lexical search (both wait on the server: they overlap).
         That connection comes from a small pool of its own (BESIDE_CONNECTIONS), taken without
-        waiting: when all are in use, the search runs on the caller's connection afterwards (a
-        wait there could hold a connection of the store's pool while waiting for another). A
-        small user's exact scan runs at once."""
+        waiting: when all are in use, the search runs on the caller's connection at once (a wait
+        there could hold a connection of the store's pool while waiting for another). A small
+        user's exact scan runs at once."""
         _register(conn)
         if not self._graph_pays(conn, user_id):
             return super().begin_nearest(conn, user_id, vector, k)
-        query, pool = _array(vector), self._beside_pool(conn.engine)
+        query = _array(vector)
+        try:
+            own = self._beside_pool(conn.engine).connect()
+        except PoolTimeout:  # every one in use
+            return super().begin_nearest(conn, user_id, vector, k)
 
-        def on_its_own() -> list[tuple[int, float]] | None:
-            try:
-                with pool.connect() as own:
-                    return self.approximate(own, user_id, query, k)
-            except PoolTimeout:  # every one in use
-                return None
+        def on_its_own() -> list[tuple[int, float]]:
+            with own:
+                return self.approximate(own, user_id, query, k)
 
         graph = beside(on_its_own)
 
         def finish() -> list[tuple[int, float]]:
             rows = graph.result()
-            if rows is None:
-                return self.nearest(conn, user_id, vector, k)
             return rows if len(rows) >= k else self.exact(conn, user_id, query, k)
 
         return finish
