@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine
 
-from framework.memory.longterm.backends import postgres
+from framework.memory.longterm.backends import postgres, postgres_text
 from framework.memory.longterm.backends.postgres import ANN_INDEX, PostgresBackend
 from framework.memory.longterm.migrations import migrate, open_engine
 from framework.memory.longterm.records import MemoryEntry
@@ -210,7 +210,7 @@ def test_an_old_store_gets_the_text_search_configuration_and_word_counts(engine:
         conn.exec_driver_sql("ALTER TABLE memory_fts DROP COLUMN words")
         old_vector = "to_tsvector('english', 'Ada paints the lighthouse')"
         conn.exec_driver_sql(f"UPDATE memory_fts SET content = {old_vector}")
-        for kind, name in postgres.text_search_objects():
+        for kind, name in postgres_text.text_search_objects():
             conn.exec_driver_sql(f"DROP TEXT SEARCH {kind} {name}")
     migrate(engine, "test", DIM)  # what opening the store does
     (new,) = add(store, "ada", ["Ada paints the harbour"], unit_vectors(1, 6))

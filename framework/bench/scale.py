@@ -236,7 +236,7 @@ _STORE_TABLES = _store_tables()
 
 def drop_store(engine: Engine) -> None:
     """Drop every table of the store at `engine` (a bench's, in a database it was given empty)."""
-    from framework.memory.longterm.backends.postgres import text_search_objects
+    from framework.memory.longterm.backends.postgres_text import text_search_objects
 
     with engine.begin() as conn:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {', '.join(_STORE_TABLES)}")

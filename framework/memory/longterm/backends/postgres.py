@@ -12,9 +12,9 @@ and an HNSW index (cosine) on embedding. A user's nearest memories are found one
   leave fewer than k: the scan goes on until k of the user's rows are found or MAX_SCAN_TUPLES were
   looked at. Should it still return fewer than k (the user's rows sit far apart in the graph), the
   exact scan answers instead: the graph never makes a user's recall silently short.
-The lexical index holds each memory's tsvector (English configuration: stop words out, Snowball
-stemming) under a GIN index, ranked by BM25 computed from the tsvectors (`lexical`). Large writes
-(COPY_FROM rows or more) are COPYed.
+The lexical index holds each memory's tsvector (the store's own configuration: English Snowball
+stemming, no stop list; postgres_text.py) under a GIN index, ranked by BM25 computed from the
+tsvectors (`lexical`). Large writes (COPY_FROM rows or more) are COPYed.
 Sessions run in UTC so that timestamps read back as they were written.
 
 A store made before the HNSW index gets it when it is next opened (`ensure_indexes`): building it
@@ -28,7 +28,6 @@ The server should keep the index in shared_buffers (pgvector's advice): with Pos
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
 import weakref
@@ -42,16 +41,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from framework.errors import ConfigurationError, StoreError
 from framework.memory.longterm.backends import Backend, Row, execute
 from framework.memory.longterm.backends.beside import beside
+from framework.memory.longterm.backends.postgres_text import (
+    BM25,
+    ROWS_UP_TO,
+    TEXT_SEARCH,
+    WORD,
+    make_text_search,
+)
 
-_WORD = re.compile(r"\w+")  # a word as FTS5's unicode61 tokenizer finds one
-
-# The lexical index's text search configuration: PostgreSQL's 'english' (Snowball stemmer) without
-# its stop list, made in the store's schema. FTS5 indexes every word; 'english' drops "more",
-# "again", "own", "few", ... from memories and queries alike (LoCoMo dev any@10 0.859 with it,
-# 0.871 without, SQLite 0.875). Stems are the same, so tsvectors made with 'english' by an older
-# store still match every word they hold.
-_TEXT_SEARCH = "framework_english"
-_STEMMER = "framework_english_stem"
 ANN_INDEX = "ix_memory_vec_embedding"
 # HNSW: m and ef_construction are pgvector's defaults. EF_SEARCH, the candidates a search keeps
 # (pgvector's default is 40, as many as a recall asks for), is raised for recall. Measured on
@@ -142,7 +139,7 @@ class PostgresBackend(Backend):
                 f"or have a superuser run CREATE EXTENSION vector. The server said: {exc.orig}"
             ) from exc
         self.recreate_vectors(conn, dim)
-        self._text_search(conn)
+        make_text_search(conn)
         conn.exec_driver_sql(
             "CREATE TABLE IF NOT EXISTS memory_fts ("
             "rowid BIGINT PRIMARY KEY, user_id TEXT NOT NULL, content TSVECTOR NOT NULL, words INTEGER)"
@@ -181,7 +178,7 @@ class PostgresBackend(Backend):
         if not self._has_ann_index(conn):
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('framework:memory_vec:hnsw'))")
             self.build_ann_index(conn)
-        self._text_search(conn)
+        make_text_search(conn)
         words = execute(
             conn,
             "SELECT to_regclass('memory_fts') IS NOT NULL, EXISTS (SELECT 1 FROM information_schema.columns "
@@ -199,28 +196,6 @@ class PostgresBackend(Backend):
         ).first()
         if gin is not None and option not in gin[0]:
             conn.exec_driver_sql(f"ALTER INDEX ix_memory_fts_content SET ({option})")
-
-    @staticmethod
-    def _text_search(conn: Connection) -> None:
-        """Make the store's text search configuration (_TEXT_SEARCH) unless its schema has it;
-        makers of one store take turns (an advisory lock)."""
-        exists = (
-            "SELECT 1 FROM pg_ts_config WHERE cfgname = ? "
-            "AND cfgnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
-        )
-        if execute(conn, exists, (_TEXT_SEARCH,)).first():
-            return
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('framework:text_search'))")
-        if execute(conn, exists, (_TEXT_SEARCH,)).first():
-            return
-        conn.exec_driver_sql(
-            f"CREATE TEXT SEARCH DICTIONARY {_STEMMER} (TEMPLATE = snowball, Language = english)"
-        )
-        conn.exec_driver_sql(f"CREATE TEXT SEARCH CONFIGURATION {_TEXT_SEARCH} (COPY = english)")
-        conn.exec_driver_sql(
-            f"ALTER TEXT SEARCH CONFIGURATION {_TEXT_SEARCH} "
-            f"ALTER MAPPING REPLACE english_stem WITH {_STEMMER}"
-        )
 
     @staticmethod
     def _has_ann_index(conn: Connection) -> bool:
@@ -335,10 +310,10 @@ class PostgresBackend(Backend):
         into a temporary table first, then turned into tsvectors in one statement."""
         if not rows:
             return
-        counted = [(rowid, user, content, len(_WORD.findall(content))) for rowid, user, content in rows]
+        counted = [(rowid, user, content, len(WORD.findall(content))) for rowid, user, content in rows]
         insert = (
             "INSERT INTO memory_fts(rowid, user_id, content, words) "
-            f"VALUES (?, ?, to_tsvector('{_TEXT_SEARCH}', ?), ?)"
+            f"VALUES (?, ?, to_tsvector('{TEXT_SEARCH}', ?), ?)"
         )
         if len(rows) < COPY_FROM:
             execute(conn, insert, counted)
@@ -355,7 +330,7 @@ class PostgresBackend(Backend):
                 copy.write_row(row)
         conn.exec_driver_sql(
             "INSERT INTO memory_fts(rowid, user_id, content, words) "
-            f"SELECT rowid, user_id, to_tsvector('{_TEXT_SEARCH}', content), words FROM memory_fts_load"
+            f"SELECT rowid, user_id, to_tsvector('{TEXT_SEARCH}', content), words FROM memory_fts_load"
         )
         conn.exec_driver_sql("TRUNCATE memory_fts_load")
 
@@ -488,13 +463,13 @@ class PostgresBackend(Backend):
             return []
         rows = execute(
             conn,
-            _BM25,
+            BM25,
             (user_id, " or ".join(terms), " ".join(terms), float(self._rows(conn, user_id)), k),
         ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
     def _rows(self, conn: Connection, user_id: str) -> int:
-        """How many memories the user has in the lexical index (up to _ROWS_UP_TO), known for a
+        """How many memories the user has in the lexical index (up to ROWS_UP_TO), known for a
         minute per store and user."""
         key, now = (str(conn.engine.url), user_id), time.monotonic()
         known = self._counts.get(key)
@@ -504,41 +479,10 @@ class PostgresBackend(Backend):
             execute(
                 conn,
                 "SELECT count(*) FROM (SELECT 1 FROM memory_fts WHERE user_id = ? LIMIT ?) AS mine",
-                (user_id, _ROWS_UP_TO),
+                (user_id, ROWS_UP_TO),
             ).scalar_one()
         )
         if len(self._counts) > 10_000:
             self._counts.clear()
         self._counts[key] = (now, count)
         return count
-
-
-_ROWS_UP_TO = 100_000
-# BM25 over the user's memories that match any term (the GIN index finds them): each matching
-# (memory, query lexeme) with its frequency, the lexeme's document frequency among them, the
-# memories' lengths in lexemes. Parameters: user, the terms OR-ed, the terms, N, k.
-_BM25 = f"""
-WITH m AS MATERIALIZED (
-  SELECT rowid, content, coalesce(words, length(content)) AS dl FROM memory_fts
-  WHERE user_id = ? AND content @@ websearch_to_tsquery('{_TEXT_SEARCH}', ?)
-), q AS (
-  SELECT DISTINCT lexeme FROM unnest(to_tsvector('{_TEXT_SEARCH}', ?))
-), hits AS (
-  SELECT m.rowid, u.lexeme, coalesce(array_length(u.positions, 1), 1) AS tf, m.dl
-  FROM m CROSS JOIN LATERAL unnest(m.content) AS u JOIN q ON q.lexeme = u.lexeme
-), df AS (
-  SELECT lexeme, count(*) AS n FROM hits GROUP BY lexeme
-), mean AS (
-  SELECT greatest(avg(dl), 1) AS dl FROM m
-)
-SELECT h.rowid,
-  sum(ln(1 + (greatest(?, df.n) - df.n + 0.5) / (df.n + 0.5))
-      * h.tf * 2.2 / (h.tf + 1.2 * (0.25 + 0.75 * h.dl / mean.dl))) AS score
-FROM hits h JOIN df ON df.lexeme = h.lexeme CROSS JOIN mean
-GROUP BY h.rowid ORDER BY score DESC, h.rowid LIMIT ?
-"""
-
-
-def text_search_objects() -> list[tuple[str, str]]:
-    """The text search objects a store makes in its schema, in the order to drop them."""
-    return [("CONFIGURATION", _TEXT_SEARCH), ("DICTIONARY", _STEMMER)]
