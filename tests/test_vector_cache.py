@@ -5,6 +5,7 @@ another process is seen by the next search, and a re-embedded store is read agai
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from multiprocessing import Queue
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 from framework.memory.longterm import migrations as database
 from framework.memory.longterm.backends import sqlite as sqlite_backend
 from framework.memory.longterm.backends import sqlite_vectors as vector_tables
+from framework.memory.longterm.backends import vector_cache
 from framework.memory.longterm.backends.vector_cache import (
     UserBits,
     VectorCache,
@@ -311,3 +313,57 @@ def test_a_forked_worker_scans_with_threads_of_its_own() -> None:
     assert 10 in out.get(timeout=30)
     child.join(timeout=30)
     assert child.exitcode == 0
+
+
+def test_searches_while_another_thread_writes_and_the_bound_is_tight(
+    store: LongTermMemory, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Searches of two large users in four threads while a fifth writes to one of them, under a
+    bound that holds one user's codes at most (codes are given up, users evicted and reloaded):
+    no search fails, every answer holds only the searched user's memories, and a memory's own
+    vector finds it."""
+    cache = store.backend._vectors
+    ada_vectors, bob_vectors = unit(300, 11), unit(300, 12)
+    ada, bob = fill(store, "ada", ada_vectors), fill(store, "bob", bob_vectors)
+    if form != "unit vectors":
+        coded = vector_cache.bytes_for(300, DIM, large=True, codes=True)
+        monkeypatch.setattr(cache, "max_bytes", int(coded * 1.5))  # codes of one user, bits of both
+        monkeypatch.setattr(VectorCache, "fits", lambda self, rows, dim, large, codes=False: True)
+    written: list[int] = []
+    answers: list[tuple[str, set[int]]] = []
+    failures: list[BaseException] = []
+
+    def search(worker: int) -> None:
+        rng = np.random.default_rng(worker)
+        try:
+            for _ in range(40):
+                user, vectors, ids = (
+                    ("ada", ada_vectors, ada) if rng.random() < 0.5 else ("bob", bob_vectors, bob)
+                )
+                i = int(rng.integers(len(ids)))
+                got = nearest(store, user, vectors[i], 5)
+                assert got[0][0] == ids[i], (user, i, got)
+                answers.append((user, {mid for mid, _ in got}))
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+
+    def write() -> None:
+        try:
+            for vector in unit(30, 13):
+                written.extend(fill(store, "ada", vector[None, :]))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=search, args=(n,)) for n in range(4)] + [
+        threading.Thread(target=write)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    assert len(written) == 30 and len(answers) == 160
+    owned = {"ada": set(ada) | set(written), "bob": set(bob)}
+    assert all(found <= owned[user] for user, found in answers)
+    probe = unit(30, 13)[-1]
+    assert nearest(store, "ada", probe, 1)[0][0] == written[-1]
