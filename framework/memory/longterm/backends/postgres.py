@@ -69,6 +69,7 @@ COPY_FROM = 100  # rows in one write from which COPY is used rather than a multi
 GIN_PENDING_KB = 256
 BUILD_MEMORY_MB = 4096  # most maintenance_work_mem asked for an index build (the graph in memory)
 _SIZES_FOR_S = 60.0  # how long a user's size is trusted (it changes slowly)
+_SESSION_SETTINGS = {"options": "-c timezone=UTC"}  # every connection of a store's, its own pool's too
 
 
 def _driver(conn: Connection) -> Any:
@@ -126,7 +127,7 @@ class PostgresBackend(Backend):
         scheme, rest = url.split("://", 1)
         if "+" not in scheme:  # postgresql:// or postgres:// -> the psycopg 3 driver
             url = f"postgresql+psycopg://{rest}"
-        return create_engine(url, connect_args={"options": "-c timezone=UTC"}, pool_pre_ping=True)
+        return create_engine(url, connect_args=_SESSION_SETTINGS, pool_pre_ping=True)
 
     def create_indexes(self, conn: Connection, dim: int) -> None:
         try:
@@ -411,7 +412,7 @@ class PostgresBackend(Backend):
             if pool is None:
                 pool = self._beside[engine] = create_engine(
                     engine.url,
-                    connect_args={"options": "-c timezone=UTC"},
+                    connect_args=_SESSION_SETTINGS,
                     pool_pre_ping=True,
                     pool_size=BESIDE_CONNECTIONS,
                     max_overflow=0,
