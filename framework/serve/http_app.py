@@ -29,10 +29,7 @@ order they were queued, across workers (framework.memory.jobs).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,14 +40,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from framework.errors import FrameworkError, InvalidInput
+from framework.errors import InvalidInput
+from framework.serve.openai_wire import ChatMessage, ChatRequest, Reply, error_body, stream_events
 
 if TYPE_CHECKING:
     from framework.agent import Agent
     from framework.serve.keys import KeyStore
-    from framework.turn import Turn
 
 AGENT_ENV = "FRAMEWORK_SERVE_AGENT"  # the agent a worker serves (framework serve sets it)
 DEFAULT_SESSION = "default"
@@ -58,26 +55,6 @@ MemoryKind = Literal["fact", "preference", "constraint", "outcome"]
 
 
 # --- the request bodies -------------------------------------------------------------------------
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    role: str
-    content: str | list[dict[str, Any]] | None = None
-
-
-class ChatRequest(BaseModel):
-    """OpenAI's chat completion request; fields the service does not use are accepted and ignored."""
-
-    model_config = ConfigDict(extra="allow")
-
-    model: str = Field("", description="ignored: the agent has its model (echoed back)")
-    messages: list[ChatMessage] = Field(min_length=1, description="only the last user message is used")
-    stream: bool = False
-    stream_options: dict[str, Any] | None = None
-    user: str | None = Field(None, description="if given, must be the API key's user")
-    metadata: dict[str, Any] | None = Field(None, description="session_id: the conversation to continue")
-
-
 class Decision(BaseModel):
     ops: list[dict[str, Any]]
 
@@ -202,21 +179,8 @@ class ServiceError(HTTPException):
         self.kind = kind
 
 
-_KINDS = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found",
-}
-
-
 def _error(status: int, message: str, param: str | None = None, kind: str | None = None) -> ServiceError:
     return ServiceError(status, message, param, kind)
-
-
-def _body(status: int, message: str, param: str | None = None, kind: str | None = None) -> dict[str, Any]:
-    kind = kind or _KINDS.get(status, "server_error")
-    return {"error": {"message": message, "type": kind, "param": param, "code": kind}}
 
 
 def _errors(app: FastAPI) -> None:
@@ -224,7 +188,9 @@ def _errors(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         param, kind = getattr(exc, "param", None), getattr(exc, "kind", None)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(_body(exc.status_code, str(exc.detail), param, kind), exc.status_code, headers)
+        return JSONResponse(
+            error_body(exc.status_code, str(exc.detail), param, kind), exc.status_code, headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -232,11 +198,11 @@ def _errors(app: FastAPI) -> None:
         loc = list(first.get("loc", ()))
         where = ".".join(str(p) for p in (loc[1:] if loc[:1] in (["body"], ["query"], ["path"]) else loc))
         message = f"{where or 'request'}: {first.get('msg', 'invalid')}; see /docs for the expected shape"
-        return JSONResponse(_body(400, message, where or None), 400)
+        return JSONResponse(error_body(400, message, where or None), 400)
 
     @app.exception_handler(InvalidInput)
     async def invalid_input(request: Request, exc: InvalidInput) -> JSONResponse:
-        return JSONResponse(_body(400, str(exc)), 400)
+        return JSONResponse(error_body(400, str(exc)), 400)
 
 
 # --- the routes ---------------------------------------------------------------------------------
@@ -286,11 +252,11 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one function per route, regis
             raise _error(400, f"messages: the last user message is refused: {exc}", "messages") from None
         session = service.agent.session(user, session_id)
         await run_in_threadpool(service.agent.memory.settle_everywhere, user)
-        reply = _Reply(service.name, session.session_id)
+        reply = Reply(service.name, session.session_id)
         if body.stream:
             usage = bool((body.stream_options or {}).get("include_usage"))
             return StreamingResponse(
-                _stream(session.astream(text), reply, usage),
+                stream_events(session.astream(text), reply, usage),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
@@ -457,92 +423,6 @@ def _last_user_text(messages: list[ChatMessage]) -> str:
             400, "messages: only text content parts are supported ({'type': 'text', 'text': ...})", "messages"
         )
     return "".join(str(p.get("text", "")) for p in parts)
-
-
-# --- the OpenAI wire shapes ---------------------------------------------------------------------
-class _Reply:
-    """One response's ids and the chunk and completion bodies, OpenAI's shapes."""
-
-    def __init__(self, model: str, session_id: str) -> None:
-        self.id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        self.created = int(time.time())
-        self.model = model
-        self.session_id = session_id
-
-    def chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        body = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            **extra,
-        }
-        return f"data: {json.dumps(body)}\n\n"
-
-    def completion(self, turn: Turn) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "chat.completion",
-            "created": self.created,
-            "model": self.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": turn.answer},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": _usage(turn),
-            "framework": self.about(turn),
-        }
-
-    def about(self, turn: Turn) -> dict[str, Any]:
-        return {
-            "session_id": self.session_id,
-            "memory_job": turn.memory_job,
-            "tool_calls": [{"name": c.name, "verdict": c.verdict, "ok": c.ok} for c in turn.tool_calls],
-            "error": turn._error,
-        }
-
-
-def _usage(turn: Turn) -> dict[str, int]:
-    prompt, completion = turn.answer_usage.prompt_tokens, turn.answer_usage.completion_tokens
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-
-async def _stream(events: AsyncIterator[Any], reply: _Reply, include_usage: bool) -> AsyncIterator[str]:
-    """The turn's events as SSE chunks: a role chunk, the answer's text as it comes, a finishing
-    chunk (with the `framework` object), optionally a usage chunk, then [DONE]."""
-    from framework.events import TextDelta, TurnFinished
-
-    yield reply.chunk({"role": "assistant", "content": ""})
-    try:
-        async for event in events:
-            if isinstance(event, TextDelta) and event.text:
-                yield reply.chunk({"content": event.text})
-            elif isinstance(event, TurnFinished):
-                turn = event.turn
-                if turn.failed:
-                    body = _body(502, f"the turn failed: {turn._error}", kind="model_error")
-                    yield f"data: {json.dumps(body)}\n\n"
-                    break
-                yield reply.chunk({}, "stop", framework=reply.about(turn))
-                if include_usage:
-                    yield f"data: {json.dumps({**_usage_chunk(reply), 'usage': _usage(turn)})}\n\n"
-    except FrameworkError as exc:  # the turn could not run at all (e.g. no usable model)
-        yield f"data: {json.dumps(_body(502, f'{type(exc).__name__}: {exc}', kind='model_error'))}\n\n"
-    yield "data: [DONE]\n\n"
-
-
-def _usage_chunk(reply: _Reply) -> dict[str, Any]:
-    return {
-        "id": reply.id,
-        "object": "chat.completion.chunk",
-        "created": reply.created,
-        "model": reply.model,
-        "choices": [],
-    }
 
 
 __all__ = ["AGENT_ENV", "DEFAULT_SESSION", "Service", "build_agent", "create_app", "open_service"]
