@@ -202,8 +202,9 @@ def test_a_schema_4_memory_table_is_rebuilt_to_never_reuse_ids(
 def test_a_user_holding_most_of_the_store_gets_their_own_best_words_first(
     store: LongTermMemory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The unfiltered ranking (then the user's kept) answers as the filtered one does, and falls
-    back to it when other users' matches crowd the user's out of the oversampled best."""
+    """The unfiltered ranking (then the user's kept) answers as the filtered one does; other users'
+    matches no longer crowd in (bob's "cello" is bob's word: per-user words), and the filtered
+    search stays the fallback for when they would."""
     monkeypatch.setattr(sqlite_backend, "EXACT_UP_TO", 50)
     monkeypatch.setattr(sqlite_backend, "OWNER_SHARE_OVERSAMPLE", 2)
     entries = [
@@ -217,7 +218,9 @@ def test_a_user_holding_most_of_the_store_gets_their_own_best_words_first(
     store.backend._shares.clear()  # type: ignore[attr-defined]
 
     def filtered(terms: list[str], k: int) -> list[tuple[int, float]]:
-        match = "content : (" + " OR ".join(f'"{t}"' for t in terms) + ")"
+        match = (
+            "content : (" + " OR ".join(f'"{sqlite_backend.as_users_words("ada", t)}"' for t in terms) + ")"
+        )
         rows = conn.exec_driver_sql(
             "SELECT rowid, bm25(memory_fts, 1.0, 0.0, 0.0) AS score FROM memory_fts "
             "WHERE memory_fts MATCH ? AND user_id = ? ORDER BY score, rowid LIMIT ?",
@@ -230,3 +233,53 @@ def test_a_user_holding_most_of_the_store_gets_their_own_best_words_first(
             got = store.backend.lexical(conn, "ada", terms, k)
             assert got == filtered(terms, k) and len(got) == k
             assert {mid for mid, _ in got} <= set(ada) and not {mid for mid, _ in got} & set(bob)
+
+
+def test_other_users_words_do_not_change_how_a_users_memories_rank(tmp_path: Path) -> None:
+    """FTS5 counts a word's documents over the whole file: each user's words are indexed as that
+    user's own, so bob writing "walrus" forty times changes nothing in how ada's memories rank
+    (the same number of words without it leaves the file's size and mean length the same)."""
+    scores = []
+    for bobs in ("walrus walrus seen today", "gravel path seen today"):
+        engine = database.open_engine(f"sqlite:///{tmp_path / (bobs.split()[0] + '.db')}")
+        database.migrate(engine, f"test-{DIM}", DIM)
+        store = LongTermMemory(engine)
+        texts = [
+            f"ada saw a walrus by the harbour {i}" if i % 4 == 0 else f"ada walked home {i}"
+            for i in range(30)
+        ]
+        store.add_many([MemoryEntry(user_id="ada", content=t) for t in texts], clustered(30, 3).tolist())
+        others = [MemoryEntry(user_id="bob", content=f"{bobs} {i}") for i in range(40)]
+        store.add_many(others, clustered(40, 4).tolist())
+        with store.engine.connect() as conn:
+            scores.append(store.backend.lexical(conn, "ada", ["walrus", "harbour", "home"], 20))
+        store.engine.dispose()
+    assert scores[0] == scores[1] and len(scores[0]) == 20
+
+
+def test_a_schema_9_store_gets_per_user_words_when_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = database.open_engine(f"sqlite:///{tmp_path / 'memory.db'}")
+    monkeypatch.setattr(database, "MIGRATIONS", database.MIGRATIONS[:9])  # as version 9 left it
+    monkeypatch.setattr(sqlite_backend, "as_users_words", lambda user_id, text: text)  # words as then
+    database.migrate(engine, f"test-{DIM}", DIM)
+    store = LongTermMemory(engine)
+    [walrus, _] = [
+        e.id
+        for e in store.add_many(
+            [MemoryEntry(user_id="ada", content=t) for t in ("a walrus", "a home")], clustered(2, 1).tolist()
+        )
+    ]
+    with engine.connect() as conn:
+        assert (
+            conn.exec_driver_sql("SELECT content FROM memory_fts WHERE rowid = ?", (walrus,)).scalar()
+            == "a walrus"
+        )
+    monkeypatch.undo()
+    database.migrate(engine, f"test-{DIM}", DIM)
+    with engine.connect() as conn:
+        assert [mid for mid, _ in store.backend.lexical(conn, "ada", ["walrus"], 5)] == [walrus]
+        stored = conn.exec_driver_sql("SELECT content FROM memory_fts WHERE rowid = ?", (walrus,)).scalar()
+    assert stored == sqlite_backend.as_users_words("ada", "a walrus") != "a walrus"
+    engine.dispose()

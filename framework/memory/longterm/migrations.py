@@ -85,6 +85,12 @@ def migration_009_memory_job_claims(conn: Connection, dim: int) -> None:
     conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_memory_job_status ON memory_job (status, user_id)")
 
 
+def migration_010_lexical_words_per_user(conn: Connection, dim: int) -> None:
+    """The lexical index counts a word's memories per user, not over every user's (SQLite: each
+    word indexed under its user's prefix; PostgreSQL's BM25 already counts per user)."""
+    backend_for(conn).lexical_words_per_user(conn)
+
+
 MIGRATIONS: list[Callable[[Connection, int], None]] = [
     migration_001_initial,
     migration_002_pending_and_consent,
@@ -95,6 +101,7 @@ MIGRATIONS: list[Callable[[Connection, int], None]] = [
     migration_007_memory_jobs,
     migration_008_api_keys,
     migration_009_memory_job_claims,
+    migration_010_lexical_words_per_user,
 ]
 
 

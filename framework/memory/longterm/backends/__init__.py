@@ -84,6 +84,10 @@ class Backend:
         """Schema version 3: a lexical search looks at one user's rows only."""
         raise NotImplementedError
 
+    def lexical_words_per_user(self, conn: Connection) -> None:
+        """Make the lexical index count each word per user (a backend whose index already does:
+        nothing to do)."""
+
     def stripe_vectors(self, conn: Connection, dim: int) -> None:
         """Schema version 4: the vector index as the backend searches it now."""
         raise NotImplementedError
