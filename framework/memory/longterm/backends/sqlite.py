@@ -127,8 +127,10 @@ MMAP_BYTES = 256 * 1024 * 1024  # reads of the vector pages through the page cac
 # whole file, are each user's own (a word other users write often does not change how a user's
 # memories rank). The prefix is consonants only: porter's measure of a word and its "contains a
 # vowel" test are then the word's own (the prefix joins its leading consonants), so words stem as
-# before. Words are found as unicode61 finds its tokens (letters and digits; "_" and punctuation
-# split), queries are written the same way.
+# before but for a few (18 of LoCoMo's 5,672: short ones opening with a vowel, whose "cvc" ending
+# test sees a prefix consonant; they keep their classes: "use", "used", "using" share a stem). Words
+# are found as unicode61 finds its tokens (letters and digits; "_" and punctuation split), queries
+# are written the same way.
 _PREFIX_LETTERS = "bcdfghjklmnpqrstvwxz"
 _TOKEN = re.compile(r"[^\W_]+")
 
