@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from framework.bench.scale import measure, measure_one
+from framework.memory.longterm.backends.sqlite import as_users_words
 from framework.memory.longterm.migrations import open_engine
 
 
@@ -39,14 +40,13 @@ def test_scale_writes_every_row(tmp_path: Path) -> None:
         assert count("SELECT count(*) FROM audit WHERE operation = 'write'").scalar() == 2_000
         per_user = dict(count("SELECT user_id, count(*) FROM memory GROUP BY user_id").fetchall())
         assert per_user == {"user-00000": 1_000, "user-00001": 1_000}
-        # Every memory's index rows carry its own id, user and text.
-        assert (
-            count(
-                "SELECT count(*) FROM memory m JOIN memory_fts f ON f.rowid = m.id "
-                "WHERE f.user_id = m.user_id AND f.content = m.content"
-            ).scalar()
-            == 2_000
-        )
+        # Every memory's index rows carry its own id, user and text (its words as its user's own).
+        indexed = count(
+            "SELECT m.user_id, m.content, f.content FROM memory m JOIN memory_fts f ON f.rowid = m.id "
+            "WHERE f.user_id = m.user_id"
+        ).fetchall()
+        assert len(indexed) == 2_000
+        assert all(words == as_users_words(user, content) for user, content, words in indexed)
         assert (
             count(
                 "SELECT count(*) FROM memory m JOIN audit a ON a.memory_id = m.id AND a.user_id = m.user_id"
