@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from framework.bench.scale import measure, measure_one
-from framework.memory.longterm.backends.sqlite import as_users_words
+from framework.memory.longterm.backends.sqlite_words import as_users_words
 from framework.memory.longterm.migrations import open_engine
 
 

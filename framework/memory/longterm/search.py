@@ -179,9 +179,13 @@ class HybridSearch:
                 return result
             # Context flows from the best direct matches only (as many as the limit): a weak
             # match's neighbours would not reach the top, and each costs a row to rank.
-            best = sorted(match.direct, key=match.direct.__getitem__, reverse=True)[: query.limit]
+            best = (
+                sorted(match.direct, key=match.direct.__getitem__, reverse=True)[: query.limit]
+                if w.context
+                else []
+            )
             rows, context = self._candidates(
-                conn, query.user_id, match.direct, {m: match.direct[m] for m in best} if w.context else {}
+                conn, query.user_id, match.direct, {m: match.direct[m] for m in best}
             )
             result.candidates["context"] = len(context.keys() - match.direct.keys())
             periods = named_periods(query.text) if w.time else []

@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import hashlib
 import math
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -68,6 +66,7 @@ from framework.memory.longterm.backends.sqlite_vectors import (
     vector_counts,
     vector_table_v1,
 )
+from framework.memory.longterm.backends.sqlite_words import as_users_words, owner_token
 
 
 def _sqlite_module() -> Any:
@@ -119,37 +118,8 @@ RESCORED = 1.5
 SCAN_APART_FROM = 200_000
 OWNER_SHARE_OVERSAMPLE = 4  # a user holding most of the lexical index: matches ranked per result
 EXACT_UP_TO = 2048
+REWRITE_CHUNK = 5000  # lexical rows rewritten at a time by a migration
 MMAP_BYTES = 256 * 1024 * 1024  # reads of the vector pages through the page cache: ~1.5 ms less
-
-
-# A user's words are indexed as words of their own: each is written with the user's prefix glued to
-# it ("walrus" -> "kqzvtbmcwalrus"), so that FTS5's document frequencies, which it counts over the
-# whole file, are each user's own (a word other users write often does not change how a user's
-# memories rank). The prefix is consonants only: porter's measure of a word and its "contains a
-# vowel" test are then the word's own (the prefix joins its leading consonants), so words stem as
-# before but for a few (18 of LoCoMo's 5,672: short ones opening with a vowel, whose "cvc" ending
-# test sees a prefix consonant; they keep their classes: "use", "used", "using" share a stem). Words
-# are found as unicode61 finds its tokens (letters and digits; "_" and punctuation split), queries
-# are written the same way.
-_PREFIX_LETTERS = "bcdfghjklmnpqrstvwxz"
-_TOKEN = re.compile(r"[^\W_]+")
-
-
-def word_prefix(user_id: str) -> str:
-    digest = hashlib.blake2b(user_id.encode(), digest_size=8).digest()
-    return "".join(_PREFIX_LETTERS[b % len(_PREFIX_LETTERS)] for b in digest)
-
-
-def as_users_words(user_id: str, text: str) -> str:
-    """`text` with every word written as the user's own (see word_prefix)."""
-    prefix = word_prefix(user_id)
-    return _TOKEN.sub(lambda m: prefix + m[0], text)
-
-
-def owner_token(user_id: str) -> str:
-    """One word that stands for a user in the lexical index: a lexical search looks only at that
-    user's rows instead of every user's matches (the user_id filter still follows, exactly)."""
-    return "o" + hashlib.blake2b(user_id.encode(), digest_size=10).hexdigest()
 
 
 class SQLiteBackend(Backend):
@@ -304,14 +274,17 @@ class SQLiteBackend(Backend):
 
     def lexical_words_per_user(self, conn: Connection) -> None:
         """Schema 10: every indexed memory's words rewritten as its user's own (see word_prefix)."""
-        rows = conn.exec_driver_sql(
-            "SELECT f.rowid, f.user_id, m.content FROM memory_fts f JOIN memory m ON m.id = f.rowid"
-        ).fetchall()
-        if rows:
+        after = 0
+        while rows := conn.exec_driver_sql(  # a chunk at a time: a large store is not held whole
+            "SELECT f.rowid, f.user_id, m.content FROM memory_fts f JOIN memory m ON m.id = f.rowid "
+            "WHERE f.rowid > ? ORDER BY f.rowid LIMIT ?",
+            (after, REWRITE_CHUNK),
+        ).fetchall():
             conn.exec_driver_sql(
                 "UPDATE memory_fts SET content = ? WHERE rowid = ?",
                 [(as_users_words(user, content), mid) for mid, user, content in rows],
             )
+            after = rows[-1][0]
 
     def stripe_vectors(self, conn: Connection, dim: int) -> None:
         """Schema 4: float vectors to a plain table clustered by user, their sign bits to a
