@@ -42,27 +42,25 @@ def make_text_search(conn: Connection) -> None:
 
 ROWS_UP_TO = 100_000
 # BM25 over the user's memories that match any term (the GIN index finds them): each matching
-# (memory, query lexeme) with its frequency, the lexeme's document frequency among them, the
-# memories' lengths in lexemes. Parameters: user, the terms OR-ed, the terms, N, k.
+# (memory, query lexeme) with its frequency, the lexeme's document frequency among them (n), the
+# memories' lengths in words (dl) and their mean. Only the query's lexemes of a tsvector are
+# unnested: ts_delete drops the others (the lexemes left after deleting the query's), 2.1 ms
+# instead of 2.6 at 455 matches of 100k memories, against unnesting every lexeme and joining.
+# Parameters: user, the terms OR-ed, the terms, N, k.
 BM25 = f"""
 WITH m AS MATERIALIZED (
   SELECT rowid, content, coalesce(words, length(content)) AS dl FROM memory_fts
   WHERE user_id = ? AND content @@ websearch_to_tsquery('{TEXT_SEARCH}', ?)
-), q AS (
-  SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TEXT_SEARCH}', ?))
 ), hits AS (
-  SELECT m.rowid, u.lexeme, coalesce(array_length(u.positions, 1), 1) AS tf, m.dl
-  FROM m CROSS JOIN LATERAL unnest(m.content) AS u JOIN q ON q.lexeme = u.lexeme
-), df AS (
-  SELECT lexeme, count(*) AS n FROM hits GROUP BY lexeme
-), mean AS (
-  SELECT greatest(avg(dl), 1) AS dl FROM m
+  SELECT m.rowid, u.lexeme, coalesce(array_length(u.positions, 1), 1) AS tf, m.dl,
+    count(*) OVER (PARTITION BY u.lexeme) AS n
+  FROM m CROSS JOIN (SELECT tsvector_to_array(to_tsvector('{TEXT_SEARCH}', ?)) AS lexemes) AS q
+  CROSS JOIN LATERAL unnest(ts_delete(m.content, tsvector_to_array(ts_delete(m.content, q.lexemes)))) AS u
 )
-SELECT h.rowid,
-  sum(ln(1 + (greatest(?, df.n) - df.n + 0.5) / (df.n + 0.5))
-      * h.tf * 2.2 / (h.tf + 1.2 * (0.25 + 0.75 * h.dl / mean.dl))) AS score
-FROM hits h JOIN df ON df.lexeme = h.lexeme CROSS JOIN mean
-GROUP BY h.rowid ORDER BY score DESC, h.rowid LIMIT ?
+SELECT rowid,
+  sum(ln(1 + (greatest(?, n) - n + 0.5) / (n + 0.5))
+      * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * dl / (SELECT greatest(avg(dl), 1) FROM m)))) AS score
+FROM hits GROUP BY rowid ORDER BY score DESC, rowid LIMIT ?
 """
 
 
