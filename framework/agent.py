@@ -28,7 +28,7 @@ from framework.config import Settings, load_settings
 from framework.embeddings import Embedder
 from framework.errors import DefinitionError
 from framework.gate import Approver, PolicyGate
-from framework.llm import resolve_model
+from framework.llm import configured_model
 from framework.llm.base import Model
 from framework.log import log_to
 from framework.loop import Runtime
@@ -37,6 +37,7 @@ from framework.memory.governance import WritePolicy
 from framework.memory.longterm.lifecycle import ForgettingPolicy
 from framework.memory.manager import MemoryManager
 from framework.memory.recall import RECALL_MIN_CONFIDENCE
+from framework.memory.rewrite import QueryRewriter, checked_query_rewrite
 from framework.outcome import ToolCallRecord
 from framework.session import Session
 from framework.steps.act import GatedTool, Toolbox
@@ -61,6 +62,10 @@ class Agent:
     # How memories fade and when they are forgotten (floor: the seed's 0.3); `framework memory
     # forget-cycle --agent NAME` and MemoryManager.forget_cycle apply it.
     forgetting: ClassVar[ForgettingPolicy] = ForgettingPolicy()
+    # Ask an LLM before each recall what the memories answering the message would contain, and
+    # search with that too (framework.memory.rewrite): False (off: no call before the answer),
+    # True (the agent's model) or a litellm model string (a smaller, faster one).
+    query_rewrite: ClassVar[bool | str] = False
     # MCP servers whose tools this agent gets (framework.mcp): MCPServer entries, or a YAML file
     mcp_servers: ClassVar[Sequence[MCPServer] | str | None] = None
 
@@ -88,14 +93,13 @@ class Agent:
                 self.settings.model if self.settings.sources.get("model") != "default" else type(self).model
             )
         )
-        self.llm: Model = resolve_model(
-            chosen,
-            timeout_s=self.settings.llm_timeout_s,
-            deadline_s=self.settings.llm_deadline_s,
-            retries=self.settings.llm_retries,
-            max_tokens=self.settings.llm_max_tokens,
-            structured_mode=self.settings.structured_mode,
-        )
+        self.llm: Model = configured_model(chosen, self.settings)
+        rewrite = checked_query_rewrite(self.query_rewrite)
+        rewriter = None
+        if rewrite is not False:
+            rewriter = QueryRewriter(
+                self.llm if rewrite is True else configured_model(rewrite, self.settings)
+            )
         self.approve = approve
         self.log_file = log_to(self.settings.home)
         self.steps_limit = self.max_steps if self.max_steps is not None else self.settings.max_steps
@@ -110,6 +114,7 @@ class Agent:
             recall_limit=self.recall_limit,
             recall_min_confidence=self.recall_min_confidence,
             forgetting=self.forgetting,
+            rewriter=rewriter,
         )
         self.runtime = Runtime(
             instructions=self.instructions,

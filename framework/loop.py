@@ -127,10 +127,14 @@ def _answer(
     user_id, user_input = turn.user_id, turn.user_input
     with calls_in(calls):
         rt.hooks.on_turn_start(turn)
-    if is_trivial(user_input):
+    trivial = is_trivial(user_input)
+    if trivial:
         turn.intent = ACKNOWLEDGED.model_copy()
     procedures = memory.procedures  # skills and policies as the files say now, once per turn
-    turn.recollection = recalled = memory.recall(user_id, user_input, (), procedures, span)
+    turn.recollection = recalled = memory.recall(
+        user_id, user_input, (), procedures, span, rewrite=not trivial
+    )
+    turn.answer_usage.add(recalled.usage)  # the query rewrite's call, when the agent asks for one
     clock.lap("retrieve")
 
     system = system_prompt(rt.instructions, recalled, state, rt.window)

@@ -254,3 +254,29 @@ def test_a_signal_that_cannot_run_is_reported(store: LongTermMemory) -> None:
         "vector signal skipped: no query embedding",
         "lexical signal skipped: no searchable words in the query",
     ]
+
+
+def test_questions_can_be_widened_by_a_query_rewrite(tmp_path: Path) -> None:
+    from framework.errors import ModelError
+    from framework.llm.testing import Fill, ScriptedModel, fail
+    from framework.memory.rewrite import QueryRewriter
+
+    def hints(request: object) -> object:
+        question = request.messages[-1].content  # type: ignore[attr-defined]
+        if "dog park" in question:
+            return Fill({"keywords": ["Comet", "running", "beach"], "answer_guess": "Comet loves running"})
+        if "pottery" in question:
+            return fail(ModelError("rate limited"))
+        return Fill({"keywords": [], "answer_guess": ""})
+
+    plain = measure(locomo_file(tmp_path), {"conv-a"}, embedder="hash")
+    model = ScriptedModel([hints] * 4)
+    widened = measure(locomo_file(tmp_path), {"conv-a"}, embedder="hash", rewriter=QueryRewriter(model))
+    model.assert_consumed()  # one call per question
+    # "Would Ada enjoy a dog park?": the turn about Comet running on the beach comes first only
+    # with the hints.
+    assert plain["by_category"]["open-domain"]["any@1"] == 0.0
+    assert widened["by_category"]["open-domain"]["any@1"] == 1.0
+    assert "rewrite" not in plain
+    assert widened["rewrite"]["questions"] == 4 and widened["rewrite"]["failed"] == 1
+    assert widened["rewrite"]["first_failure"] == "ModelError: rate limited"

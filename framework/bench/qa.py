@@ -62,7 +62,7 @@ from framework.bench.qa_scoring import bleu1, f1, parse_verdict, summarize
 from framework.bench.retrieval import CATEGORIES, parse_date, turn_content
 from framework.config import load_settings
 from framework.errors import FrameworkError, ModelNotConfigured
-from framework.llm import Message, resolve_model
+from framework.llm import Message, configured_model
 from framework.llm.base import Model
 from framework.memory.governance import WritePolicy
 from framework.outcome import Exchange, Outcome
@@ -370,15 +370,7 @@ def _agent(store: Path, model: str | Model, embedder: str | None) -> Agent:
 
 
 def _resolve(spec: str, agent: Agent) -> Model:
-    s = agent.settings
-    return resolve_model(
-        spec,
-        timeout_s=s.llm_timeout_s,
-        deadline_s=s.llm_deadline_s,
-        retries=s.llm_retries,
-        max_tokens=s.llm_max_tokens,
-        structured_mode=s.structured_mode,
-    )
+    return configured_model(spec, agent.settings)
 
 
 def _prepare(out: Path, store: Path, config: dict[str, Any], resume: bool) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from framework.memory.longterm.migrations import migrate, open_engine
 from framework.memory.longterm.records import MemoryEntry
 from framework.memory.longterm.search import SearchQuery
 from framework.memory.longterm.store import LongTermMemory
+from framework.memory.rewrite import QueryRewriter, Rewrite, widened
 from framework.ranking import RankWeights
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
@@ -190,10 +191,17 @@ class Remembered:
     embeddings are kept: asking again with other weights embeds nothing."""
 
     def __init__(
-        self, data: list[Conversation], model: Embedder, folder: Path, database_url: str | None = None
+        self,
+        data: list[Conversation],
+        model: Embedder,
+        folder: Path,
+        database_url: str | None = None,
+        rewriter: QueryRewriter | None = None,
     ) -> None:
         self.data = data
         self.model = model
+        self.rewriter = rewriter  # each question's LLM search hints first (framework.memory.rewrite)
+        self.rewrites: dict[str, Rewrite] = {}  # question -> its hints, asked once
         self._embedded: dict[str, list[float]] = {}
         self._engines: list[Engine] = []
         self._stores: dict[str, tuple[LongTermMemory, dict[int, str]]] = {}
@@ -235,14 +243,22 @@ class Remembered:
             store.retrieval.weights = weights
             for q in conv.questions:
                 texts[conv.sample_id, q.text] = store.query_texts(conv.sample_id, q.text)
-        self._embed([t for asked in texts.values() for t in asked])
+                if self.rewriter is not None and q.text not in self.rewrites:
+                    self.rewrites[q.text] = self.rewriter.rewrite(q.text)
+        guesses = [r.guess for r in self.rewrites.values() if r.guess]
+        self._embed([t for asked in texts.values() for t in asked] + guesses)
         answers = []
         for conv in self.data:
             store, dia_of = self._stores[conv.sample_id]
             for question in conv.questions:
                 asked = time.perf_counter()
                 vector = store.vector_of(texts[conv.sample_id, question.text], self._embed)
-                result = store.search(SearchQuery(conv.sample_id, question.text, limit=LIMIT), vector)
+                hints = self.rewrites.get(question.text, Rewrite())
+                if vector is not None and hints.guess:
+                    vector = widened(vector, self._embed([hints.guess])[0])
+                result = store.search(
+                    SearchQuery(conv.sample_id, question.text, limit=LIMIT, expansion=hints.keywords), vector
+                )
                 if recall_ms is not None:
                     recall_ms.append((time.perf_counter() - asked) * 1000)
                 ranked = [dia_of[r.memory.id] for r in result.items if r.memory.id in dia_of]
@@ -276,20 +292,23 @@ def measure(
     conversations: set[str] | None = None,
     embedder: str | Embedder = "local",
     database_url: str | None = None,
+    rewriter: QueryRewriter | None = None,
 ) -> dict[str, Any]:
-    """Each question of the file asked of its conversation's memories with the default weights."""
+    """Each question of the file asked of its conversation's memories with the default weights
+    (with `rewriter`, widened by its LLM hints first)."""
     started = time.perf_counter()
     data = load_conversations(path, conversations)
     model = resolve_embedder(embedder)
     recall_ms: list[float] = []
     with tempfile.TemporaryDirectory(prefix="framework-locomo-") as tmp:
-        remembered = Remembered(data, model, Path(tmp), database_url)
+        remembered = Remembered(data, model, Path(tmp), database_url, rewriter)
         try:
             answers = remembered.ask(recall_ms=recall_ms)
         finally:
             remembered.close()
     return {
         **report(answers),
+        **rewrite_report(remembered.rewrites),
         "skipped": sum(c.skipped for c in data),
         "evidence_dropped": sum(c.evidence_dropped for c in data),
         "conversations": [c.sample_id for c in data],
@@ -297,6 +316,25 @@ def measure(
         "embedder": model.name,
         "recall_p50_ms": round(statistics.median(recall_ms), 3) if recall_ms else 0.0,
         "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def rewrite_report(rewrites: dict[str, Rewrite]) -> dict[str, Any]:
+    """What the query rewrites cost: calls, failures, tokens, latency p50/p95 (none: nothing)."""
+    if not rewrites:
+        return {}
+    done = list(rewrites.values())
+    ms = sorted(r.ms for r in done)
+    return {
+        "rewrite": {
+            "questions": len(done),
+            "failed": sum(1 for r in done if r.failed),
+            "prompt_tokens": sum(r.usage.prompt_tokens for r in done),
+            "completion_tokens": sum(r.usage.completion_tokens for r in done),
+            "p50_ms": round(statistics.median(ms), 1),
+            "p95_ms": round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 1),
+            "first_failure": next((r.failed for r in done if r.failed), None),
+        }
     }
 
 

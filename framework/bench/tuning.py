@@ -22,9 +22,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from framework.bench.retrieval import Answer, Remembered, load_conversations, report
+from framework.bench.retrieval import Answer, Remembered, load_conversations, report, rewrite_report
 from framework.embeddings import Embedder, resolve_embedder
 from framework.errors import ConfigurationError
+from framework.memory.rewrite import QueryRewriter
 from framework.ranking import RankWeights
 
 # The values each tuned weight may take (framework.ranking.RankWeights documents each). The
@@ -85,7 +86,10 @@ class _Tuner:
 
 
 def cross_validate(
-    path: Path, conversations: set[str] | None = None, embedder: str | Embedder = "local"
+    path: Path,
+    conversations: set[str] | None = None,
+    embedder: str | Embedder = "local",
+    rewriter: QueryRewriter | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     data = load_conversations(path, conversations)
@@ -96,7 +100,7 @@ def cross_validate(
         )
     model = resolve_embedder(embedder)
     with tempfile.TemporaryDirectory(prefix="framework-locomo-cv-") as tmp:
-        remembered = Remembered(data, model, Path(tmp))
+        remembered = Remembered(data, model, Path(tmp), rewriter=rewriter)
         try:
             tuner = _Tuner(remembered)
             held_out: list[Answer] = []
@@ -134,6 +138,7 @@ def cross_validate(
             if getattr(defaults, name) != majority[name]
         },
         "defaults_in_sample": report(shipped),
+        **rewrite_report(remembered.rewrites),
         "conversations": [c.sample_id for c in data],
         "grid": {name: list(values) for name, values in GRID.items()},
         "assignments_asked": len(tuner.asked),

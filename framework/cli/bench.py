@@ -75,22 +75,43 @@ def overhead(memories: int, turns: int, as_json: bool) -> None:
     help="leave-one-conversation-out cross-validation: tune the rank weights on all but one "
     "conversation, score the one held out, for each in turn (SQLite only; several minutes)",
 )
+@click.option(
+    "--rewrite-model",
+    default=None,
+    help="widen each question with this litellm model's search hints first (the agents' optional "
+    "query_rewrite: framework.memory.rewrite); one LLM call per question",
+)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def retrieval(
-    path: Path, conversations: str | None, embedder: str, database_url: str | None, cv: bool, as_json: bool
+    path: Path,
+    conversations: str | None,
+    embedder: str,
+    database_url: str | None,
+    cv: bool,
+    rewrite_model: str | None,
+    as_json: bool,
 ) -> None:
     """Turn-level recall on LoCoMo: each turn a memory, each question (categories 1-4) a recall
-    query through the store's own hybrid search; any@k and all@k for k = 1, 5, 10. No LLM.
-    With --cv, the cross-validated figure: what tuning gives on a conversation it has not seen."""
+    query through the store's own hybrid search; any@k and all@k for k = 1, 5, 10. No LLM unless
+    --rewrite-model. With --cv, the cross-validated figure: what tuning gives on a conversation it
+    has not seen."""
     from framework.bench.retrieval import measure
     from framework.bench.tuning import cross_validate
+    from framework.config import load_settings
     from framework.errors import FrameworkError
+    from framework.llm import configured_model
+    from framework.memory.rewrite import QueryRewriter
 
     if cv and database_url:
         raise click.UsageError("--cv runs on temporary SQLite stores of its own: leave out --database-url")
     only = {c.strip() for c in conversations.split(",") if c.strip()} if conversations else None
     try:
-        result = cross_validate(path, only, embedder) if cv else measure(path, only, embedder, database_url)
+        rewriter = QueryRewriter(configured_model(rewrite_model, load_settings())) if rewrite_model else None
+        result = (
+            cross_validate(path, only, embedder, rewriter)
+            if cv
+            else measure(path, only, embedder, database_url, rewriter)
+        )
     except FrameworkError as exc:
         raise click.ClickException(str(exc)) from None
     except (ValueError, KeyError, TypeError) as exc:
@@ -100,6 +121,7 @@ def retrieval(
         return
     if cv:
         _print_cross_validation(result)
+        _print_rewrites(result)
         return
     click.echo(
         f"LoCoMo turn-level recall: {result['questions']} questions scored, {result['skipped']} skipped "
@@ -109,6 +131,18 @@ def retrieval(
     )
     _print_figures(result)
     click.echo(f"  recall p50 {result['recall_p50_ms']:.2f} ms; {result['seconds']:.1f} s in all")
+    _print_rewrites(result)
+
+
+def _print_rewrites(result: dict[str, Any]) -> None:
+    r = result.get("rewrite")
+    if r:
+        click.echo(
+            f"  query rewrite: {r['questions']} questions, {r['failed']} failed"
+            + (f" (first: {r['first_failure']})" if r["first_failure"] else "")
+            + f"; {r['prompt_tokens']} prompt + {r['completion_tokens']} completion tokens; "
+            f"p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms"
+        )
 
 
 def _print_figures(result: dict[str, Any]) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from framework.errors import ModelNotConfigured
 from framework.llm.base import Model
 from framework.llm.litellm_model import HOW_TO_CONFIGURE, LiteLLMModel
 from framework.llm.messages import Completion, Message, Structured, ToolCall, Usage
 from framework.llm.testing import ScriptedModel
+
+if TYPE_CHECKING:
+    from framework.config import Settings
 
 
 def resolve_model(
@@ -37,6 +42,18 @@ def resolve_model(
         max_tokens=max_tokens,
         deadline_s=deadline_s,
         structured_mode=structured_mode,
+    )
+
+
+def configured_model(spec: str | Model | None, settings: Settings) -> Model:
+    """`resolve_model` bounded as the settings say (timeouts, retries, max tokens, structured mode)."""
+    return resolve_model(
+        spec,
+        timeout_s=settings.llm_timeout_s,
+        deadline_s=settings.llm_deadline_s,
+        retries=settings.llm_retries,
+        max_tokens=settings.llm_max_tokens,
+        structured_mode=settings.structured_mode,
     )
 
 

@@ -50,6 +50,7 @@ from framework.memory.operations import MemoryOp
 from framework.memory.procedural import ProceduralMemory, Procedures
 from framework.memory.recall import RECALL_MIN_CONFIDENCE, Recall, checked_min_confidence
 from framework.memory.recollection import Recollection
+from framework.memory.rewrite import QueryRewriter
 from framework.memory.worker import MemoryWorker, NotApplied
 from framework.memory.working import WorkingState, WorkingStore, open_working_store
 from framework.outcome import Exchange, Outcome, ToolCallRecord
@@ -81,6 +82,7 @@ class MemoryManager:
         recall_limit: int = 8,
         recall_min_confidence: float = RECALL_MIN_CONFIDENCE,
         forgetting: ForgettingPolicy | None = None,
+        rewriter: QueryRewriter | None = None,
     ) -> None:
         min_confidence = checked_min_confidence(recall_min_confidence)
         self.forgetting = forgetting or ForgettingPolicy()
@@ -102,7 +104,7 @@ class MemoryManager:
         self.queue = WriteQueue(self.engine)
         self.jobs = MemoryJobs(self.engine)
         self.consent = Consent(self.engine)
-        self.recaller = Recall(self.long_term, self.embedder, recall_limit, min_confidence)
+        self.recaller = Recall(self.long_term, self.embedder, recall_limit, min_confidence, rewriter)
         self.worker: MemoryWorker | None = None  # start_work: the background worker, if any
         self._apply: Callable[[MemoryJob, Any], Any] = _not_started
         self._live: dict[int, Any] = {}  # job id -> what the job may use beyond its payload
@@ -143,10 +145,12 @@ class MemoryManager:
         span: Span = NULL,
         *,
         as_of: datetime | None = None,
+        rewrite: bool = True,
     ) -> Recollection:
-        """Step 2: what memory contributes to a turn about `query` (framework.memory.recall)."""
+        """Step 2: what memory contributes to a turn about `query` (framework.memory.recall);
+        `rewrite=False`: without the query rewrite, if the agent asks for one."""
         procedures = procedures or self.procedures  # the turn's one load: skills and policies agree
-        return self.recaller.recall(user_id, query, task_tags, procedures, span, as_of=as_of)
+        return self.recaller.recall(user_id, query, task_tags, procedures, span, as_of=as_of, rewrite=rewrite)
 
     def past_vectors(
         self, user_id: str, as_of: datetime, types: Sequence[str] | None = None

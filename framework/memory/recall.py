@@ -16,6 +16,7 @@ from framework.log import user_ref
 from framework.memory.longterm import LongTermMemory, MemoryEntry, MemoryType, SearchQuery
 from framework.memory.procedural import Procedures
 from framework.memory.recollection import Recollection
+from framework.memory.rewrite import QueryRewriter, Rewrite, widened
 from framework.telemetry import NULL, Span, content_traced
 
 RECALL_MIN_CONFIDENCE = 0.7  # the seed's: recall leaves out memories less sure than this
@@ -38,15 +39,22 @@ def checked_min_confidence(value: object) -> float:
 
 class Recall:
     """Recall over one long-term store: `limit` facts and outcomes at most, none less sure than
-    `min_confidence` (constraints are always included)."""
+    `min_confidence` (constraints are always included); with a `rewriter`, the search widened by
+    an LLM's hints first (framework.memory.rewrite)."""
 
     def __init__(
-        self, long_term: LongTermMemory, embedder: Embedder, limit: int, min_confidence: float
+        self,
+        long_term: LongTermMemory,
+        embedder: Embedder,
+        limit: int,
+        min_confidence: float,
+        rewriter: QueryRewriter | None = None,
     ) -> None:
         self.long_term = long_term
         self.embedder = embedder
         self.limit = limit
         self.min_confidence = checked_min_confidence(min_confidence)
+        self.rewriter = rewriter
 
     def recall(
         self,
@@ -57,6 +65,7 @@ class Recall:
         span: Span = NULL,
         *,
         as_of: datetime | None = None,
+        rewrite: bool = True,
     ) -> Recollection:
         """Everything long-term and procedural memory contribute to a turn about `query`: all active
         preferences and constraints, the best-ranked facts and outcomes (each explained), the
@@ -66,12 +75,13 @@ class Recall:
         `as_of` (a datetime; naive is UTC): what we knew then — the memories active at that time,
         those superseded or expired since included, those written after it left out, those forgotten
         never: forgetting is for good (framework.memory.longterm.timeline). Confidences are
-        today's."""
+        today's. `rewrite=False`: no query rewrite even if the recall has a rewriter (an
+        acknowledgement has nothing to search for)."""
         when = _as_of(as_of)
         started = time.perf_counter()
         traced = span.child("framework.recall", {"framework.user": user_ref(user_id)})
         try:
-            found = self._recall(user_id, query, task_tags, procedures, when)
+            found = self._recall(user_id, query, task_tags, procedures, when, rewrite)
         except BaseException as exc:
             traced.fail(exc)
             traced.end()
@@ -84,6 +94,8 @@ class Recall:
                 "framework.recall.dropped": len(found.dropped),
                 "framework.recall.top_scores": [round(r.score, 4) for r in found.relevant[:5]],
                 "framework.recall.embed_ms": round(found.embed_ms, 3),
+                "framework.recall.rewrite_ms": round(found.rewrite.ms, 3) if found.rewrite else None,
+                "framework.recall.rewrite_failed": found.rewrite.failed if found.rewrite else None,
                 "framework.recall.latency_ms": round((time.perf_counter() - started) * 1000, 3),
                 "framework.recall.query": query if content_traced() else None,
                 "framework.recall.memories": [r.memory.content for r in found.relevant]
@@ -101,6 +113,7 @@ class Recall:
         task_tags: tuple[str, ...],
         procedures: Procedures,
         as_of: datetime | None = None,
+        rewrite: bool = True,
     ) -> Recollection:
         """Everything long-term and procedural memory contribute to a turn about `query` (as of
         `as_of`, when given): all active preferences and constraints, the best-ranked facts and
@@ -115,8 +128,9 @@ class Recall:
                 procedures.policies,
                 warnings=["anonymous session: long-term memory not consulted"],
             )
+        hints = self.rewriter.rewrite(query) if self.rewriter is not None and rewrite else None
         started = time.perf_counter()
-        vector = self.long_term.query_vector(user_id, query, self.embedder.embed)
+        vector = self.query_vector(user_id, query, hints)
         embed_ms = (time.perf_counter() - started) * 1000
         lt = self.long_term
         floor = self.min_confidence
@@ -145,6 +159,7 @@ class Recall:
                 types=searched,
                 task_tags=task_tags,
                 as_of=as_of,
+                expansion=hints.keywords if hints else (),
             ),
             vector,
             past,
@@ -165,9 +180,26 @@ class Recall:
             policies=procedures.policies,
             dropped={**unsure, **{k: v for k, v in found.dropped.items() if not v.startswith("type ")}},
             candidates=found.candidates,
-            warnings=found.warnings,
+            warnings=found.warnings
+            + (
+                [f"query rewrite skipped, searched with the message alone: {hints.failed}"]
+                if hints and hints.failed
+                else []
+            ),
             embed_ms=embed_ms,
+            rewrite=hints,
         )
+
+    def query_vector(self, user_id: str, query: str, rewrite: Rewrite | None = None) -> list[float] | None:
+        """The question's focused vector (LongTermMemory.query_vector), moved GUESS_SHARE of the way
+        towards the rewrite's guessed answer when there is one (`widened`): all embedded in one call."""
+        texts = self.long_term.query_texts(user_id, query)
+        guess = [rewrite.guess] if rewrite is not None and rewrite.guess and texts else []
+        vectors = self.embedder.embed(texts + guess) if texts else []
+        vector = self.long_term.vector_of(texts, lambda _texts: vectors[: len(texts)])
+        if vector is None or not guess:
+            return vector
+        return widened(vector, vectors[-1])
 
     def past_vectors(
         self, user_id: str, as_of: datetime, types: Sequence[str] | None = None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from framework.llm.messages import Usage
 from framework.memory.longterm import MemoryEntry
 from framework.memory.longterm.search import RankedMemory
 from framework.memory.procedural import Policy, Skill
+from framework.memory.rewrite import Rewrite
 
 
 @dataclass
@@ -22,6 +24,12 @@ class Recollection:
     candidates: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     embed_ms: float = 0.0
+    rewrite: Rewrite | None = None  # the query rewrite's hints, when the agent asks for one
+
+    @property
+    def usage(self) -> Usage:
+        """The LLM calls recall made (the query rewrite's, if any)."""
+        return self.rewrite.usage if self.rewrite is not None else Usage()
 
     def shown(self) -> list[MemoryEntry]:
         """Every memory this recollection puts in front of the model."""
@@ -42,6 +50,11 @@ class Recollection:
             lines.append(
                 f"#{r.memory.id} {r.memory.memory_type} score={r.score:.2f} via {r.via} "
                 f"[{signals}]: {r.memory.content}"
+            )
+        if self.rewrite is not None and (self.rewrite.keywords or self.rewrite.guess):
+            lines.append(
+                f"searched also for (query rewrite): {', '.join(self.rewrite.keywords) or '-'}; "
+                f"guessed answer: {self.rewrite.guess or '-'}"
             )
         lines += [f"dropped #{mid}: {why}" for mid, why in self.dropped.items()]
         lines += [f"warning: {w}" for w in self.warnings]

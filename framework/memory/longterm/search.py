@@ -113,6 +113,9 @@ class SearchQuery:
     task_tags: tuple[str, ...] = ()
     candidates: int = 40  # per signal
     as_of: datetime | None = None  # recall what was active then (aware); None: now
+    # More words for the lexical signal alone (a query rewrite's keywords: framework.memory.rewrite):
+    # they add matches; the subject and time signals read the query's own text only.
+    expansion: tuple[str, ...] = ()
 
 
 @dataclass
@@ -168,12 +171,13 @@ class HybridSearch:
         result = SearchResult(items=[])
         w = self.weights
         terms = search_terms(query.text)
+        searched = terms + [t for t in search_terms(" ".join(query.expansion)) if t not in terms]
         if vector is None:
             result.warnings.append("vector signal skipped: no query embedding")
-        if not terms:
+        if not searched:
             result.warnings.append("lexical signal skipped: no searchable words in the query")
         with self.engine.connect() as conn:
-            match = self._direct(conn, query, terms, vector, result.warnings, past)
+            match = self._direct(conn, query, searched, vector, result.warnings, past)
             result.candidates = {"vector": len(match.vector), "lexical": len(match.lexical)}
             if not match.direct:
                 return result

@@ -1,0 +1,106 @@
+"""Step 2's optional query rewrite: one LLM call before recall that says what the memories
+answering the user's message would contain — words the message does not use, and a guessed answer
+written like a memory — so that recall can find a memory that shares no words and little meaning
+with the question ("Would Caroline pursue writing as a career?" against "Caroline: I've started
+a novel"). Off by default: it costs a model call before every answer (`Agent.query_rewrite`).
+
+The rewrite only widens the search of the user's own memories: its keywords join the lexical
+search's words (`SearchQuery.expansion`; the store's tokenizer reads them, no query syntax passes),
+and its guess is embedded beside the question, the query vector moving GUESS_SHARE of the way
+towards it (HyDE: Gao et al., 2022). The model's reply is untrusted output and bounded (MAX_KEYWORDS
+words, MAX_GUESS_CHARS); nothing of it is stored. When the call fails, recall searches with the
+message alone and says so in its warnings: a turn never fails for want of a rewrite.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
+
+from framework.errors import ConfigurationError, FrameworkError
+from framework.llm.base import Model
+from framework.llm.messages import Message, Usage
+from framework.memory.longterm.focus import combine
+from framework.prompts import render
+
+log = logging.getLogger(__name__)
+
+MAX_KEYWORDS = 8
+MAX_KEYWORD_CHARS = 40
+MAX_GUESS_CHARS = 300
+# How far the query vector moves towards the guessed answer's embedding: halfway, a prior (the
+# dev split's cross-validation cannot fit it without a model at query time).
+GUESS_SHARE = 0.5
+
+
+class SearchHints(BaseModel):
+    """What the model says the memories answering a message would contain."""
+
+    keywords: list[str] = Field(
+        default_factory=list,
+        description="words or short names the answering notes would contain and the message does not",
+    )
+    answer_guess: str = Field("", description="one short sentence, written like such a note, answering it")
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A message's search hints, bounded; `failed` says why there are none."""
+
+    keywords: tuple[str, ...] = ()
+    guess: str = ""
+    usage: Usage = field(default_factory=Usage)
+    ms: float = 0.0
+    failed: str | None = None
+
+
+def bounded(hints: SearchHints) -> tuple[tuple[str, ...], str]:
+    """The hints' keywords (distinct, non-blank, MAX_KEYWORDS of at most MAX_KEYWORD_CHARS) and
+    guess (one line, MAX_GUESS_CHARS at most)."""
+    words: dict[str, None] = {}
+    for word in hints.keywords:
+        kept = " ".join(word.split())[:MAX_KEYWORD_CHARS]
+        if kept and kept.lower() not in {w.lower() for w in words}:
+            words[kept] = None
+    return tuple(words)[:MAX_KEYWORDS], " ".join(hints.answer_guess.split())[:MAX_GUESS_CHARS]
+
+
+def widened(vector: list[float], guess: list[float]) -> list[float]:
+    """The query vector moved GUESS_SHARE of the way towards the guessed answer's (unit length)."""
+    return combine(vector, guess, GUESS_SHARE)
+
+
+class QueryRewriter:
+    """Asks `model` for each message's search hints (one structured call)."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+
+    def rewrite(self, message: str) -> Rewrite:
+        """The message's hints; on a model failure none, with the reason (logged)."""
+        if not message.strip():
+            return Rewrite()
+        started = time.perf_counter()
+        try:
+            out = self.model.structured(
+                [Message("system", render("rewrite")), Message("user", message)], SearchHints
+            )
+        except FrameworkError as exc:
+            ms = (time.perf_counter() - started) * 1000
+            log.warning("query rewrite failed, recall searches with the message alone: %s", exc)
+            return Rewrite(ms=ms, failed=f"{type(exc).__name__}: {exc}")
+        keywords, guess = bounded(out.value)
+        return Rewrite(keywords, guess, out.usage, (time.perf_counter() - started) * 1000)
+
+
+def checked_query_rewrite(value: object) -> bool | str:
+    """`Agent.query_rewrite`: False (off), True (the agent's model) or a litellm model string."""
+    if isinstance(value, bool) or (isinstance(value, str) and value.strip()):
+        return value
+    raise ConfigurationError(
+        f"query_rewrite: expected False (off, the default), True (rewrite with the agent's model) or "
+        f"a litellm model string such as 'openai/gpt-4o-mini', got {value!r}; set it on the agent class"
+    )
