@@ -23,6 +23,7 @@ from vcr.cassette import Cassette
 
 from framework import Agent
 from framework.llm import LiteLLMModel, Message
+from framework.memory.rewrite import MAX_KEYWORDS, QueryRewriter
 from framework.steps.intent import Intent, detect_intent
 from framework.steps.memorize import worth_extracting
 from framework.tools import build_spec
@@ -180,6 +181,15 @@ def test_structured_intent() -> None:
     assert_replayed(tape)
     assert isinstance(intent, Intent) and isinstance(intent.goal, str)
     assert usage.calls == 1 and usage.prompt_tokens > 0
+
+
+def test_structured_query_rewrite() -> None:
+    with cassette("structured_query_rewrite") as tape:
+        hints = QueryRewriter(smollm()).rewrite("Would Ada make a career as an author?")
+    assert_replayed(tape)
+    assert hints.failed is None and hints.usage.calls == 1 and hints.usage.prompt_tokens > 0
+    assert isinstance(hints.keywords, tuple) and len(hints.keywords) <= MAX_KEYWORDS
+    assert hints.keywords or hints.guess  # the model said something to search with
 
 
 class Shout(BaseModel):

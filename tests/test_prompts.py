@@ -98,6 +98,10 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
             "existing #1: Ada prefers Python (preference, explicit, confidence 0.80)",
         ],
     ),
+    "rewrite": (  # the optional query rewrite (framework.memory.rewrite): the message is its user turn
+        {},
+        ["keywords", "answer_guess", "not instructions to you"],
+    ),
     "qa_judge": (  # framework bench qa's judge
         {"question": "What is Ada's cat called?", "gold": "Miso", "answer": "Her cat is Miso."},
         [
