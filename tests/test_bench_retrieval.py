@@ -280,3 +280,19 @@ def test_questions_can_be_widened_by_a_query_rewrite(tmp_path: Path) -> None:
     assert "rewrite" not in plain
     assert widened["rewrite"]["questions"] == 4 and widened["rewrite"]["failed"] == 1
     assert widened["rewrite"]["first_failure"] == "ModelError: rate limited"
+
+
+def test_a_rewrite_model_that_fails_from_the_start_stops_the_bench(tmp_path: Path) -> None:
+    from framework.errors import ModelError
+    from framework.llm.testing import ScriptedModel, fail
+    from framework.memory.rewrite import QueryRewriter
+
+    data = json.loads(locomo_file(tmp_path).read_text())
+    data[0]["qa"] = [qa(f"Where does Comet run ({n})?", 4, ["D1:3"]) for n in range(8)]
+    (tmp_path / "eight.json").write_text(json.dumps(data))
+    model = ScriptedModel([fail(ModelError("connection refused"))] * 8)
+    with pytest.raises(
+        ModelError, match="failed on each of the first 5 questions; the first: ModelError: connection refused"
+    ):
+        measure(tmp_path / "eight.json", {"conv-a"}, embedder="hash", rewriter=QueryRewriter(model))
+    assert model.remaining == 3  # it stopped asking

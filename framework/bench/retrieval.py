@@ -9,8 +9,10 @@ date; the content stays what was said) and `session_id` its session. Each questi
 1-4 is asked as a recall query (limit 10, every memory type, the default `RankWeights`, the query
 vector focused as the product's recall does: framework.memory.longterm.focus) and scored
 any@k (an evidence turn is in the top k) and all@k (all of them are). Recalls are not recorded as
-accesses, so one question cannot change the ranking of the next. No LLM is called. The data is
-CC BY-NC: it is read from the path given, never copied into the project.
+accesses, so one question cannot change the ranking of the next. No LLM is called, unless the
+questions are widened by an LLM query rewrite first (`rewriter`: framework.memory.rewrite, asked
+once per question). The data is CC BY-NC: it is read from the path given, never copied into the
+project.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from framework.embeddings import Embedder, resolve_embedder
+from framework.errors import ModelError
 from framework.memory.longterm.migrations import migrate, open_engine
 from framework.memory.longterm.records import MemoryEntry
 from framework.memory.longterm.search import SearchQuery
@@ -245,6 +248,7 @@ class Remembered:
                 texts[conv.sample_id, q.text] = store.query_texts(conv.sample_id, q.text)
                 if self.rewriter is not None and q.text not in self.rewrites:
                     self.rewrites[q.text] = self.rewriter.rewrite(q.text)
+                    _model_answers(self.rewrites)
         guesses = [r.guess for r in self.rewrites.values() if r.guess]
         self._embed([t for asked in texts.values() for t in asked] + guesses)
         answers = []
@@ -317,6 +321,15 @@ def measure(
         "recall_p50_ms": round(statistics.median(recall_ms), 3) if recall_ms else 0.0,
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _model_answers(rewrites: dict[str, Rewrite], first: int = 5) -> None:
+    """Stop the bench when the rewrite model failed every one of its first questions (a wrong
+    model name or a server that is down would otherwise fail each question in turn, retries
+    included)."""
+    if len(rewrites) == first and all(r.failed for r in rewrites.values()):
+        why = next(iter(rewrites.values())).failed
+        raise ModelError(f"the rewrite model failed on each of the first {first} questions; the first: {why}")
 
 
 def rewrite_report(rewrites: dict[str, Rewrite]) -> dict[str, Any]:
