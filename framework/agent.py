@@ -37,7 +37,7 @@ from framework.memory.governance import WritePolicy
 from framework.memory.longterm.lifecycle import ForgettingPolicy
 from framework.memory.manager import MemoryManager
 from framework.memory.recall import RECALL_MIN_CONFIDENCE
-from framework.memory.rewrite import QueryRewriter, checked_query_rewrite
+from framework.memory.rewrite import QueryRewriter, checked_query_rewrite, rewriting_model
 from framework.outcome import ToolCallRecord
 from framework.session import Session
 from framework.steps.act import GatedTool, Toolbox
@@ -96,10 +96,13 @@ class Agent:
         self.llm: Model = configured_model(chosen, self.settings)
         rewrite = checked_query_rewrite(self.query_rewrite)
         rewriter = None
-        if rewrite is not False:
-            rewriter = QueryRewriter(
-                self.llm if rewrite is True else configured_model(rewrite, self.settings)
-            )
+        if isinstance(rewrite, str):
+            rewriter = QueryRewriter(rewriting_model(rewrite, self.settings))
+        elif rewrite:  # the agent's model: bounded apart when it is a litellm model string
+            if isinstance(chosen, str) and not chosen.startswith("scripted:"):
+                rewriter = QueryRewriter(rewriting_model(chosen, self.settings))
+            else:
+                rewriter = QueryRewriter(self.llm)
         self.approve = approve
         self.log_file = log_to(self.settings.home)
         self.steps_limit = self.max_steps if self.max_steps is not None else self.settings.max_steps

@@ -167,6 +167,26 @@ def test_an_agent_rewrites_before_it_answers_and_counts_the_call(tmp_path: Path)
     agent.close()
 
 
+def test_a_litellm_rewrite_model_is_bounded_apart_from_the_answers(tmp_path: Path) -> None:
+    from framework.llm import LiteLLMModel
+    from framework.memory.rewrite import REWRITE_DEADLINE_S, REWRITE_MAX_TOKENS
+
+    class Cheap(Agent):
+        query_rewrite: ClassVar[bool | str] = "openai/gpt-4o-mini"
+
+    class Own(Agent):
+        model: ClassVar[str | None] = "openai/gpt-4o"
+        query_rewrite: ClassVar[bool | str] = True
+
+    for kind, name in ((Cheap, "openai/gpt-4o-mini"), (Own, "openai/gpt-4o")):
+        agent = kind(model=None if kind is Own else "openai/gpt-4o", home=tmp_path / name, embedder="hash")
+        rewriting = agent.memory.recaller.rewriter.model  # type: ignore[union-attr]
+        assert isinstance(rewriting, LiteLLMModel) and rewriting.name == name
+        assert rewriting.max_tokens == REWRITE_MAX_TOKENS and rewriting.deadline_s == REWRITE_DEADLINE_S
+        assert agent.llm.max_tokens == 2048 and agent.llm.deadline_s == 60.0  # type: ignore[attr-defined]
+        agent.close()
+
+
 def test_an_agent_is_off_by_default(tmp_path: Path) -> None:
     agent = Agent(model=ScriptedModel(), home=tmp_path, embedder="hash")
     assert agent.memory.recaller.rewriter is None

@@ -99,14 +99,13 @@ def retrieval(
     from framework.bench.tuning import cross_validate
     from framework.config import load_settings
     from framework.errors import FrameworkError
-    from framework.llm import configured_model
-    from framework.memory.rewrite import QueryRewriter
+    from framework.memory.rewrite import QueryRewriter, rewriting_model
 
     if cv and database_url:
         raise click.UsageError("--cv runs on temporary SQLite stores of its own: leave out --database-url")
     only = {c.strip() for c in conversations.split(",") if c.strip()} if conversations else None
     try:
-        rewriter = QueryRewriter(configured_model(rewrite_model, load_settings())) if rewrite_model else None
+        rewriter = QueryRewriter(rewriting_model(rewrite_model, load_settings())) if rewrite_model else None
         result = (
             cross_validate(path, only, embedder, rewriter)
             if cv

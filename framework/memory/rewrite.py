@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import BaseModel, Field
 
+from framework.config import Settings
 from framework.errors import ConfigurationError, FrameworkError
+from framework.llm import configured_model
 from framework.llm.base import Model
 from framework.llm.messages import Message, Usage
 from framework.memory.longterm.focus import combine
@@ -28,6 +30,10 @@ from framework.prompts import render
 
 log = logging.getLogger(__name__)
 
+# A rewrite is a short reply wanted before the answer can start: its call is bounded apart from
+# the answer's (a small model under a JSON grammar can otherwise run on to the reply limit).
+REWRITE_MAX_TOKENS = 256
+REWRITE_DEADLINE_S = 10.0
 MAX_KEYWORDS = 8
 MAX_KEYWORD_CHARS = 40
 MAX_GUESS_CHARS = 300
@@ -94,6 +100,18 @@ class QueryRewriter:
             return Rewrite(ms=ms, failed=f"{type(exc).__name__}: {exc}")
         keywords, guess = bounded(out.value)
         return Rewrite(keywords, guess, out.usage, (time.perf_counter() - started) * 1000)
+
+
+def rewriting_model(spec: str | Model, settings: Settings) -> Model:
+    """The model that rewrites: a litellm model string is bound to REWRITE_MAX_TOKENS of reply and
+    REWRITE_DEADLINE_S in all (or the settings' tighter bounds); a Model object is used as it is."""
+    bounded_settings = replace(
+        settings,
+        llm_max_tokens=min(settings.llm_max_tokens, REWRITE_MAX_TOKENS),
+        llm_deadline_s=min(settings.llm_deadline_s, REWRITE_DEADLINE_S),
+        llm_timeout_s=min(settings.llm_timeout_s, REWRITE_DEADLINE_S),
+    )
+    return configured_model(spec, bounded_settings)
 
 
 def checked_query_rewrite(value: object) -> bool | str:
