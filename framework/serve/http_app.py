@@ -75,7 +75,7 @@ class Service:
 def build_agent(agent_spec: str | None) -> Agent:
     """The agent a worker serves, named as `framework chat --agent` takes it; settings (model,
     home, embedder, database, working memory) from the environment, as for every command."""
-    from framework.cli.options import load_agent_class
+    from framework.agent_class import load_agent_class
     from framework.llm import LiteLLMModel
     from framework.llm.litellm_model import import_litellm
 
