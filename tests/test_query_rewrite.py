@@ -200,3 +200,37 @@ def test_a_bad_setting_is_refused_naming_it(tmp_path: Path, bad: object) -> None
 
     with pytest.raises(ConfigurationError, match=r"query_rewrite: expected False \(off, the default\), True"):
         Bad(model=ScriptedModel(), home=tmp_path, embedder="hash")
+
+
+def test_memory_recall_shows_what_the_rewrite_searched_with(tmp_path: Path) -> None:
+    import copy
+    import json
+
+    import yaml
+    from click.testing import CliRunner
+
+    from framework.cli import main
+
+    manager(tmp_path).close()  # ada's memories in the home's store
+    script = tmp_path / "hints.yaml"
+    script.write_text(
+        yaml.safe_dump([{"type": "SearchHints", "fill": copy.deepcopy(HINTS)} for _ in range(2)])
+    )
+    args = ["memory", "recall", ASKED, "--user", "ada", "--limit", "2", "--home", str(tmp_path)]
+    args += ["--embedder", "hash", "--rewrite-model", f"scripted:{script}"]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 0, out.output
+    assert (
+        "searched also for (query rewrite): novel, writing, book; guessed answer: Ada is writing a novel"
+        in out.output
+    )
+    assert next(line for line in out.output.splitlines() if line.startswith("1. ")).endswith(NOVEL)
+    shown = json.loads(CliRunner().invoke(main, [*args, "--json"]).output)
+    assert shown["rewrite"] == {
+        "keywords": ["novel", "writing", "book"],
+        "guess": HINTS["answer_guess"],
+        "failed": None,
+    }
+    assert shown["items"][0]["memory"]["content"] == NOVEL
+    bad = CliRunner().invoke(main, [*args[:-1], f"scripted:{tmp_path / 'missing.yaml'}"])
+    assert bad.exit_code == 1 and "Error: --rewrite-model: " in bad.output and "missing.yaml" in bad.output

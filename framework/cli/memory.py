@@ -159,6 +159,11 @@ def show(memory_id: int, user: str, home: str | None, embedder: str | None) -> N
     help="what was known then: the memories active at this time (a date, through its end, or an "
     "ISO datetime; UTC unless it says otherwise), those superseded or forgotten since included",
 )
+@click.option(
+    "--rewrite-model",
+    default=None,
+    help="widen the search with this litellm model's hints first, as an agent with query_rewrite does",
+)
 @_json_option
 @common
 def recall(
@@ -169,6 +174,7 @@ def recall(
     types: tuple[str, ...],
     tags: tuple[str, ...],
     as_of: datetime | None,
+    rewrite_model: str | None,
     as_json: bool,
     home: str | None,
     embedder: str | None,
@@ -177,19 +183,41 @@ def recall(
     which candidates a filter dropped and why, any signal that could not run, and the question
     as the query vector also embeds it (without the words most of the user's memories share).
     Read-only: it is not recorded as an access."""
+    from framework.errors import FrameworkError
     from framework.memory.longterm.search import SearchQuery
+    from framework.memory.rewrite import QueryRewriter, rewriting_model
 
     manager = _manager(home, embedder)
-    texts = manager.long_term.query_texts(user, query)
-    focus = texts[1] if len(texts) > 1 else None  # the question without the user's common words
-    vector = manager.long_term.vector_of(texts, manager.embedder.embed)
-    past = manager.past_vectors(user, as_of, types or None) if as_of and vector is not None else None
-    result = manager.long_term.search(
-        SearchQuery(user, query, limit, min_confidence, types or None, tags or None, as_of=as_of),
-        vector,
-        past,
-    )
-    manager.close()
+    try:
+        try:
+            rewriter = (
+                QueryRewriter(rewriting_model(rewrite_model, manager.settings)) if rewrite_model else None
+            )
+        except FrameworkError as exc:  # a model that cannot be set up (a bad scripted: file, ...)
+            raise click.ClickException(f"--rewrite-model: {exc}") from None
+        hints = rewriter.rewrite(query) if rewriter is not None else None
+        texts = manager.long_term.query_texts(user, query)
+        focus = texts[1] if len(texts) > 1 else None  # the question without the user's common words
+        vector = manager.recaller.query_vector(user, query, hints)
+        past = manager.past_vectors(user, as_of, types or None) if as_of and vector is not None else None
+        result = manager.long_term.search(
+            SearchQuery(
+                user,
+                query,
+                limit,
+                min_confidence,
+                types or None,
+                tags or None,
+                as_of=as_of,
+                expansion=hints.keywords if hints else (),
+            ),
+            vector,
+            past,
+        )
+    finally:
+        manager.close()
+    if hints is not None and (warning := hints.warning()):
+        result.warnings.append(warning)
     if as_json:
         items = [
             {
@@ -207,11 +235,16 @@ def recall(
             "dropped": result.dropped,
             "warnings": result.warnings,
             "query_focus": focus,
+            "rewrite": {"keywords": list(hints.keywords), "guess": hints.guess, "failed": hints.failed}
+            if hints is not None
+            else None,
         }
         click.echo(json.dumps(out, default=str))
         return
     if focus is not None:
         click.echo(f"query vector also embeds, without the words most of the memories share: {focus!r}")
+    if hints is not None and (explained := hints.explained()):
+        click.echo(explained)
     click.echo(
         "candidates: " + ", ".join(f"{k} {v}" for k, v in result.candidates.items())
         if result.candidates

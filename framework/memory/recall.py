@@ -180,12 +180,7 @@ class Recall:
             policies=procedures.policies,
             dropped={**unsure, **{k: v for k, v in found.dropped.items() if not v.startswith("type ")}},
             candidates=found.candidates,
-            warnings=found.warnings
-            + (
-                [f"query rewrite skipped, searched with the message alone: {hints.failed}"]
-                if hints and hints.failed
-                else []
-            ),
+            warnings=found.warnings + ([warning] if hints and (warning := hints.warning()) else []),
             embed_ms=embed_ms,
             rewrite=hints,
         )

@@ -51,11 +51,8 @@ class Recollection:
                 f"#{r.memory.id} {r.memory.memory_type} score={r.score:.2f} via {r.via} "
                 f"[{signals}]: {r.memory.content}"
             )
-        if self.rewrite is not None and (self.rewrite.keywords or self.rewrite.guess):
-            lines.append(
-                f"searched also for (query rewrite): {', '.join(self.rewrite.keywords) or '-'}; "
-                f"guessed answer: {self.rewrite.guess or '-'}"
-            )
+        if self.rewrite is not None and (hints := self.rewrite.explained()):
+            lines.append(hints)
         lines += [f"dropped #{mid}: {why}" for mid, why in self.dropped.items()]
         lines += [f"warning: {w}" for w in self.warnings]
         return lines

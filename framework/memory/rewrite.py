@@ -62,6 +62,19 @@ class Rewrite:
     ms: float = 0.0
     failed: str | None = None
 
+    def explained(self) -> str | None:
+        """The line an explanation shows for the hints (None: there are none)."""
+        if not (self.keywords or self.guess):
+            return None
+        words = ", ".join(self.keywords) or "-"
+        return f"searched also for (query rewrite): {words}; guessed answer: {self.guess or '-'}"
+
+    def warning(self) -> str | None:
+        """What a recall warns when the rewrite failed."""
+        return (
+            f"query rewrite skipped, searched with the message alone: {self.failed}" if self.failed else None
+        )
+
 
 def bounded(hints: SearchHints) -> tuple[tuple[str, ...], str]:
     """The hints' keywords (distinct, non-blank, MAX_KEYWORDS of at most MAX_KEYWORD_CHARS) and
