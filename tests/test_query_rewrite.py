@@ -39,22 +39,33 @@ ASKED = "Would she make a career as an author?"
 HINTS = {"keywords": ["novel", "writing", "book"], "answer_guess": "Ada is writing a novel"}
 
 
-def manager(home: Path, model: ScriptedModel | None = None) -> MemoryManager:
+def manager(home: Path, model: ScriptedModel | None = None, database_url: str | None = None) -> MemoryManager:
     rewriter = QueryRewriter(model) if model is not None else None
-    m = MemoryManager(load_settings(home, embedder="hash"), recall_limit=2, rewriter=rewriter)
+    settings = load_settings(home, embedder="hash", database_url=database_url)
+    m = MemoryManager(settings, recall_limit=2, rewriter=rewriter)
     for content in [NOVEL, *OTHERS]:
         assert m.remember("ada", content, "fact").kind == "write"
     return m
 
 
-def test_the_hints_find_a_memory_the_message_shares_no_words_with(tmp_path: Path) -> None:
-    plain = manager(tmp_path / "plain")
+@pytest.mark.both_backends
+def test_the_hints_find_a_memory_the_message_shares_no_words_with(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    plain = manager(tmp_path / "plain", database_url=database_url)
     without = plain.recall("ada", ASKED)
     assert NOVEL not in [r.memory.content for r in without.relevant]
     plain.close()
+    if database_url is not None:  # the same database again, empty
+        from framework.bench.scale import drop_store
+        from framework.memory.longterm.migrations import open_engine
+
+        engine = open_engine(database_url)
+        drop_store(engine)
+        engine.dispose()
 
     model = ScriptedModel([Fill(HINTS, expect="SearchHints")])
-    m = manager(tmp_path / "rewritten", model)
+    m = manager(tmp_path / "rewritten", model, database_url)
     found = m.recall("ada", ASKED)
     model.assert_consumed()
     assert found.relevant[0].memory.content == NOVEL
