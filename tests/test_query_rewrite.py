@@ -117,6 +117,16 @@ def test_hints_search_only_the_users_own_memories(tmp_path: Path) -> None:
     m.close()
 
 
+def test_secrets_and_identifiers_in_the_message_never_reach_the_rewrite_model(tmp_path: Path) -> None:
+    key = "sk-proj-" + "Q7xK2mV9pL4wN8rT3yB6hD1fG5jZ0cA"
+    model = ScriptedModel([Fill(HINTS)])
+    m = manager(tmp_path, model)
+    m.recall("ada", f"Did I give you my key {key} and card 4111 1111 1111 1111 for the novel site?")
+    sent = model.requests[0].messages[1].content or ""
+    assert key not in sent and "4111" not in sent and sent.count("[REDACTED:") == 2 and "novel site" in sent
+    m.close()
+
+
 def test_a_failing_rewrite_leaves_recall_with_the_message_alone_and_says_so(tmp_path: Path) -> None:
     plain = manager(tmp_path / "plain")
     expected = [r.memory.id for r in plain.recall("ada", "bread dough baking").relevant]

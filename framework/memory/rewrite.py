@@ -7,9 +7,11 @@ a novel"). Off by default: it costs a model call before every answer (`Agent.que
 The rewrite only widens the search of the user's own memories: its keywords join the lexical
 search's words (`SearchQuery.expansion`; the store's tokenizer reads them, no query syntax passes),
 and its guess is embedded beside the question, the query vector moving GUESS_SHARE of the way
-towards it (HyDE: Gao et al., 2022). The model's reply is untrusted output and bounded (MAX_KEYWORDS
-words, MAX_GUESS_CHARS); nothing of it is stored. When the call fails, recall searches with the
-message alone and says so in its warnings: a turn never fails for want of a rewrite.
+towards it (HyDE: Gao et al., 2022). The model's reply is untrusted output and bounded
+(MAX_KEYWORDS words, MAX_GUESS_CHARS); nothing of it is stored. Secrets and personal identifiers in
+the message are masked before the call (none is ever stored, so none is worth searching for). When
+the call fails, recall searches with the message alone and says so in its warnings: a turn never
+fails for want of a rewrite.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from framework.llm.base import Model
 from framework.llm.messages import Message, Usage
 from framework.memory.longterm.focus import combine
 from framework.prompts import render
+from framework.sensitive import redact
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +106,14 @@ class QueryRewriter:
         if not message.strip():
             return Rewrite()
         started = time.perf_counter()
+        # Secrets and personal identifiers (card numbers, IBANs, national ids) are never stored, so
+        # they are no use to a search, and the rewrite model may be another provider than the
+        # answer's: they are masked before the call. Names, emails and health words stay: a search
+        # may need them.
+        asked = redact(message, special=False)
         try:
             out = self.model.structured(
-                [Message("system", render("rewrite")), Message("user", message)], SearchHints
+                [Message("system", render("rewrite")), Message("user", asked)], SearchHints
             )
         except FrameworkError as exc:
             ms = (time.perf_counter() - started) * 1000
