@@ -176,3 +176,33 @@ def test_an_llm_call_over_http_carries_tokens_and_finish_reason(
     assert attributes["gen_ai.usage.input_tokens"] == 10 and attributes["gen_ai.usage.output_tokens"] == 5
     assert attributes["gen_ai.response.finish_reasons"] == ("stop",)
     assert attributes["framework.first_token_ms"] <= attributes["framework.latency_ms"]
+
+
+def test_the_query_rewrite_is_an_llm_call_under_the_recall(home: Path, spans: InMemorySpanExporter) -> None:
+    from framework.llm.testing import Fill
+
+    class Rewriting(Assistant):
+        query_rewrite = True
+
+    model = ScriptedModel(
+        [
+            Fill({"keywords": ["cat"], "answer_guess": "The user's cat is called Whiskerbottom"}),
+            say("Noted."),
+            Intent(goal="name the cat", task_type="chat"),
+        ]
+    )
+    agent = Rewriting(model=model, embedder="hash")
+    try:
+        agent.session("ada").send("what is my cat called?")
+    finally:
+        agent.close()
+    named = by_name(spans)
+    [recall] = named["framework.recall"]
+    rewrite = [
+        c
+        for c in named["chat scripted"]
+        if c.attributes and c.attributes.get("framework.response_model") == "SearchHints"
+    ]
+    assert len(rewrite) == 1 and under(rewrite[0], recall)
+    assert recall.attributes is not None and recall.attributes["framework.recall.rewrite_ms"] >= 0
+    assert "framework.recall.rewrite_failed" not in recall.attributes  # None is left out

@@ -81,7 +81,7 @@ class Recall:
         started = time.perf_counter()
         traced = span.child("framework.recall", {"framework.user": user_ref(user_id)})
         try:
-            found = self._recall(user_id, query, task_tags, procedures, when, rewrite)
+            found = self._recall(user_id, query, task_tags, procedures, when, rewrite, traced)
         except BaseException as exc:
             traced.fail(exc)
             traced.end()
@@ -114,6 +114,7 @@ class Recall:
         procedures: Procedures,
         as_of: datetime | None = None,
         rewrite: bool = True,
+        span: Span = NULL,
     ) -> Recollection:
         """Everything long-term and procedural memory contribute to a turn about `query` (as of
         `as_of`, when given): all active preferences and constraints, the best-ranked facts and
@@ -128,7 +129,7 @@ class Recall:
                 procedures.policies,
                 warnings=["anonymous session: long-term memory not consulted"],
             )
-        hints = self.rewriter.rewrite(query) if self.rewriter is not None and rewrite else None
+        hints = self.rewriter.rewrite(query, span) if self.rewriter is not None and rewrite else None
         started = time.perf_counter()
         vector = self.query_vector(user_id, query, hints)
         embed_ms = (time.perf_counter() - started) * 1000

@@ -27,9 +27,11 @@ from framework.errors import ConfigurationError, FrameworkError
 from framework.llm import configured_model
 from framework.llm.base import Model
 from framework.llm.messages import Message, Usage
+from framework.llm.traced import traced
 from framework.memory.longterm.focus import combine
 from framework.prompts import render
 from framework.sensitive import redact
+from framework.telemetry import NULL, Span
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +103,9 @@ class QueryRewriter:
     def __init__(self, model: Model) -> None:
         self.model = model
 
-    def rewrite(self, message: str) -> Rewrite:
-        """The message's hints; on a model failure none, with the reason (logged)."""
+    def rewrite(self, message: str, span: Span = NULL) -> Rewrite:
+        """The message's hints; on a model failure none, with the reason (logged). The call is
+        traced as an LLM span under `span`."""
         if not message.strip():
             return Rewrite()
         started = time.perf_counter()
@@ -112,7 +115,7 @@ class QueryRewriter:
         # may need them.
         asked = redact(message, special=False)
         try:
-            out = self.model.structured(
+            out = traced(self.model, span).structured(
                 [Message("system", render("rewrite")), Message("user", asked)], SearchHints
             )
         except FrameworkError as exc:
