@@ -131,8 +131,9 @@ def _answer(
     if trivial:
         turn.intent = ACKNOWLEDGED.model_copy()
     procedures = memory.procedures  # skills and policies as the files say now, once per turn
+    hints = None if trivial or user_id is None else (yield from _query_hints(memory, user_input, span))
     turn.recollection = recalled = memory.recall(
-        user_id, user_input, (), procedures, span, rewrite=not trivial
+        user_id, user_input, (), procedures, span, rewrite=False, hints=hints
     )
     turn.answer_usage.add(recalled.usage)  # the query rewrite's call, when the agent asks for one
     clock.lap("retrieve")
@@ -157,6 +158,21 @@ def _answer(
     clock.lap("reason_act")
     turn.outcome = evaluate(turn.tool_calls, turn.answer, turn._error)  # the model may judge it later
     return cycle
+
+
+def _query_hints(memory: MemoryManager, user_input: str, span: Span) -> Any:
+    """The query rewrite's hints when the agent asks for one (framework.memory.rewrite), asked
+    through the turn's driver so that an async caller awaits the model; a failure gives none and
+    recall says why."""
+    rewriter = memory.rewriter
+    if rewriter is None or not user_input.strip():
+        return None
+    started = time.perf_counter()
+    try:
+        out = yield rewriter.ask(user_input, span)
+    except FrameworkError as exc:
+        return rewriter.failed(exc, started)
+    return rewriter.received(out, started)
 
 
 def _reason_act(

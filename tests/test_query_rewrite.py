@@ -208,6 +208,43 @@ def test_a_litellm_rewrite_model_is_bounded_apart_from_the_answers(tmp_path: Pat
         agent.close()
 
 
+def test_an_async_turn_awaits_the_rewrite_without_holding_the_event_loop(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    asked: list[float] = []
+
+    def slow_hints(request: ScriptedRequest) -> object:
+        asked.append(time.monotonic())
+        time.sleep(0.3)  # a model taking its time
+        asked.append(time.monotonic())
+        return Fill(HINTS)
+
+    model = ScriptedModel([slow_hints, say("You are writing a novel."), Fill({"goal": "g"}, expect="Intent")])
+    agent = Rewriting(model=model, home=tmp_path, embedder="hash")
+    for content in [NOVEL, *OTHERS]:
+        agent.memory.remember("ada", content, "fact")
+
+    async def main() -> tuple[list[float], object]:
+        ticks: list[float] = []
+
+        async def tick() -> None:
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(tick())
+        turn = await agent.session("ada").asend(ASKED)
+        ticker.cancel()
+        return ticks, turn
+
+    ticks, turn = asyncio.run(main())
+    agent.close()
+    assert turn.recollection is not None and turn.recollection.relevant[0].memory.content == NOVEL  # type: ignore[attr-defined]
+    during = [t for t in ticks if asked[0] < t < asked[1]]
+    assert len(during) >= 5, f"the event loop ran {len(during)} times while the rewrite was asked"
+
+
 def test_an_agent_is_off_by_default(tmp_path: Path) -> None:
     agent = Agent(model=ScriptedModel(), home=tmp_path, embedder="hash")
     assert agent.memory.recaller.rewriter is None

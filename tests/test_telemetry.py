@@ -178,7 +178,7 @@ def test_an_llm_call_over_http_carries_tokens_and_finish_reason(
     assert attributes["framework.first_token_ms"] <= attributes["framework.latency_ms"]
 
 
-def test_the_query_rewrite_is_an_llm_call_under_the_recall(home: Path, spans: InMemorySpanExporter) -> None:
+def test_the_query_rewrite_is_an_llm_call_before_the_recall(home: Path, spans: InMemorySpanExporter) -> None:
     from framework.llm.testing import Fill
 
     class Rewriting(Assistant):
@@ -197,12 +197,15 @@ def test_the_query_rewrite_is_an_llm_call_under_the_recall(home: Path, spans: In
     finally:
         agent.close()
     named = by_name(spans)
+    [root] = named["invoke_agent assistant"]
     [recall] = named["framework.recall"]
     rewrite = [
         c
         for c in named["chat scripted"]
         if c.attributes and c.attributes.get("framework.response_model") == "SearchHints"
     ]
-    assert len(rewrite) == 1 and under(rewrite[0], recall)
+    assert len(rewrite) == 1 and under(rewrite[0], root) and under(recall, root)
+    assert rewrite[0].end_time is not None and recall.start_time is not None
+    assert rewrite[0].end_time <= recall.start_time  # asked first, through the turn's driver
     assert recall.attributes is not None and recall.attributes["framework.recall.rewrite_ms"] >= 0
     assert "framework.recall.rewrite_failed" not in recall.attributes  # None is left out

@@ -35,10 +35,12 @@ class Ask:
 
 @dataclass(frozen=True)
 class AskStructured:
-    """A structured output the turn waits for."""
+    """A structured output the turn waits for; from `model` when given (the query rewrite's may be
+    another than the turn's), else from the turn's model."""
 
     messages: list[Message]
     response_model: type[BaseModel]
+    model: Model | None = None
 
 
 def stream_of(model: Model, ask: Ask) -> Iterator[str | Completion]:
@@ -89,7 +91,7 @@ def drive(steps: Steps, model: Model) -> Iterator[Event]:
                     error = exc
             elif isinstance(item, AskStructured):
                 try:
-                    reply = model.structured(item.messages, item.response_model)
+                    reply = (item.model or model).structured(item.messages, item.response_model)
                 except Exception as exc:
                     error = exc
             else:
@@ -121,7 +123,7 @@ async def adrive(steps: Steps, model: Model) -> AsyncIterator[Event]:
                     error = exc
             elif isinstance(item, AskStructured):
                 try:
-                    reply = await _astructured(model, item)
+                    reply = await _astructured(item.model or model, item)
                 except Exception as exc:
                     error = exc
             else:

@@ -50,7 +50,7 @@ from framework.memory.operations import MemoryOp
 from framework.memory.procedural import ProceduralMemory, Procedures
 from framework.memory.recall import RECALL_MIN_CONFIDENCE, Recall, checked_min_confidence
 from framework.memory.recollection import Recollection
-from framework.memory.rewrite import QueryRewriter
+from framework.memory.rewrite import QueryRewriter, Rewrite
 from framework.memory.worker import MemoryWorker, NotApplied
 from framework.memory.working import WorkingState, WorkingStore, open_working_store
 from framework.outcome import Exchange, Outcome, ToolCallRecord
@@ -146,11 +146,20 @@ class MemoryManager:
         *,
         as_of: datetime | None = None,
         rewrite: bool = True,
+        hints: Rewrite | None = None,
     ) -> Recollection:
         """Step 2: what memory contributes to a turn about `query` (framework.memory.recall);
-        `rewrite=False`: without the query rewrite, if the agent asks for one."""
+        `rewrite=False`: without the query rewrite, if the agent asks for one; `hints`: the
+        rewrite's, already asked."""
         procedures = procedures or self.procedures  # the turn's one load: skills and policies agree
-        return self.recaller.recall(user_id, query, task_tags, procedures, span, as_of=as_of, rewrite=rewrite)
+        return self.recaller.recall(
+            user_id, query, task_tags, procedures, span, as_of=as_of, rewrite=rewrite, hints=hints
+        )
+
+    @property
+    def rewriter(self) -> QueryRewriter | None:
+        """The query rewrite recall asks for first, if the agent has one."""
+        return self.recaller.rewriter
 
     def past_vectors(
         self, user_id: str, as_of: datetime, types: Sequence[str] | None = None

@@ -66,6 +66,7 @@ class Recall:
         *,
         as_of: datetime | None = None,
         rewrite: bool = True,
+        hints: Rewrite | None = None,
     ) -> Recollection:
         """Everything long-term and procedural memory contribute to a turn about `query`: all active
         preferences and constraints, the best-ranked facts and outcomes (each explained), the
@@ -75,13 +76,14 @@ class Recall:
         `as_of` (a datetime; naive is UTC): what we knew then — the memories active at that time,
         those superseded or expired since included, those written after it left out, those forgotten
         never: forgetting is for good (framework.memory.longterm.timeline). Confidences are
-        today's. `rewrite=False`: no query rewrite even if the recall has a rewriter (an
-        acknowledgement has nothing to search for)."""
+        today's. With a rewriter the search is widened by its hints, asked here unless given
+        (`hints`: a turn asks through its driver); `rewrite=False`: none asked (an acknowledgement
+        has nothing to search for)."""
         when = _as_of(as_of)
         started = time.perf_counter()
         traced = span.child("framework.recall", {"framework.user": user_ref(user_id)})
         try:
-            found = self._recall(user_id, query, task_tags, procedures, when, rewrite, traced)
+            found = self._recall(user_id, query, task_tags, procedures, when, rewrite, traced, hints)
         except BaseException as exc:
             traced.fail(exc)
             traced.end()
@@ -115,6 +117,7 @@ class Recall:
         as_of: datetime | None = None,
         rewrite: bool = True,
         span: Span = NULL,
+        hints: Rewrite | None = None,
     ) -> Recollection:
         """Everything long-term and procedural memory contribute to a turn about `query` (as of
         `as_of`, when given): all active preferences and constraints, the best-ranked facts and
@@ -129,7 +132,8 @@ class Recall:
                 procedures.policies,
                 warnings=["anonymous session: long-term memory not consulted"],
             )
-        hints = self.rewriter.rewrite(query, span) if self.rewriter is not None and rewrite else None
+        if hints is None and self.rewriter is not None and rewrite:
+            hints = self.rewriter.rewrite(query, span)
         started = time.perf_counter()
         vector = self.query_vector(user_id, query, hints)
         embed_ms = (time.perf_counter() - started) * 1000

@@ -26,7 +26,8 @@ from framework.config import Settings
 from framework.errors import ConfigurationError, FrameworkError
 from framework.llm import configured_model
 from framework.llm.base import Model
-from framework.llm.messages import Message, Usage
+from framework.llm.messages import Message, Structured, Usage
+from framework.llm.requests import AskStructured
 from framework.llm.traced import traced
 from framework.memory.longterm.focus import combine
 from framework.prompts import render
@@ -103,27 +104,39 @@ class QueryRewriter:
     def __init__(self, model: Model) -> None:
         self.model = model
 
+    def messages(self, message: str) -> list[Message]:
+        """The request for a message's hints. Secrets and personal identifiers (card numbers,
+        IBANs, national ids) are never stored, so they are no use to a search, and the rewrite
+        model may be another provider than the answer's: they are masked. Names, emails and
+        health words stay: a search may need them."""
+        return [Message("system", render("rewrite")), Message("user", redact(message, special=False))]
+
+    def ask(self, message: str, span: Span = NULL) -> AskStructured:
+        """The request as a turn yields it to its driver (framework.llm.requests), answered by
+        this rewriter's model, traced under `span`."""
+        return AskStructured(self.messages(message), SearchHints, model=traced(self.model, span))
+
+    def received(self, out: Structured[SearchHints], started: float) -> Rewrite:
+        """The hints of the model's reply, bounded (`started`: time.perf_counter() before the call)."""
+        keywords, guess = bounded(out.value)
+        return Rewrite(keywords, guess, out.usage, (time.perf_counter() - started) * 1000)
+
+    def failed(self, exc: Exception, started: float) -> Rewrite:
+        """No hints: the call failed (logged)."""
+        log.warning("query rewrite failed, recall searches with the message alone: %s", exc)
+        return Rewrite(ms=(time.perf_counter() - started) * 1000, failed=f"{type(exc).__name__}: {exc}")
+
     def rewrite(self, message: str, span: Span = NULL) -> Rewrite:
-        """The message's hints; on a model failure none, with the reason (logged). The call is
-        traced as an LLM span under `span`."""
+        """The message's hints, asked here (a turn asks through its driver instead: framework.loop);
+        on a model failure none, with the reason. The call is traced as an LLM span under `span`."""
         if not message.strip():
             return Rewrite()
         started = time.perf_counter()
-        # Secrets and personal identifiers (card numbers, IBANs, national ids) are never stored, so
-        # they are no use to a search, and the rewrite model may be another provider than the
-        # answer's: they are masked before the call. Names, emails and health words stay: a search
-        # may need them.
-        asked = redact(message, special=False)
         try:
-            out = traced(self.model, span).structured(
-                [Message("system", render("rewrite")), Message("user", asked)], SearchHints
-            )
+            out = traced(self.model, span).structured(self.messages(message), SearchHints)
         except FrameworkError as exc:
-            ms = (time.perf_counter() - started) * 1000
-            log.warning("query rewrite failed, recall searches with the message alone: %s", exc)
-            return Rewrite(ms=ms, failed=f"{type(exc).__name__}: {exc}")
-        keywords, guess = bounded(out.value)
-        return Rewrite(keywords, guess, out.usage, (time.perf_counter() - started) * 1000)
+            return self.failed(exc, started)
+        return self.received(out, started)
 
 
 def rewriting_model(spec: str | Model, settings: Settings) -> Model:
