@@ -151,6 +151,9 @@ def test_the_models_hints_are_bounded() -> None:
     assert keywords[0] == "Novel" and keywords[1] == "x" * MAX_KEYWORD_CHARS
     assert len(keywords) == MAX_KEYWORDS and "novel" not in keywords  # case-blind duplicate dropped
     assert guess.startswith("line one line two ") and len(guess) == MAX_GUESS_CHARS
+    # A reply made to be slow to read is read no further than the bounds need.
+    huge = SearchHints(keywords=["same"] * 200_000 + ["late"], answer_guess="w " * 1_000_000)
+    assert bounded(huge) == (("same", "late"), ("w " * (MAX_GUESS_CHARS // 2)).strip())
 
 
 class Rewriting(Agent):

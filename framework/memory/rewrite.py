@@ -85,12 +85,17 @@ class Rewrite:
 def bounded(hints: SearchHints) -> tuple[tuple[str, ...], str]:
     """The hints' keywords (distinct, non-blank, MAX_KEYWORDS of at most MAX_KEYWORD_CHARS) and
     guess (one line, MAX_GUESS_CHARS at most)."""
-    words: dict[str, None] = {}
+    words: list[str] = []
+    seen: set[str] = set()
     for word in hints.keywords:
-        kept = " ".join(word.split())[:MAX_KEYWORD_CHARS]
-        if kept and kept.lower() not in {w.lower() for w in words}:
-            words[kept] = None
-    return tuple(words)[:MAX_KEYWORDS], " ".join(hints.answer_guess.split())[:MAX_GUESS_CHARS]
+        if len(words) == MAX_KEYWORDS:
+            break
+        kept = " ".join(word[: 4 * MAX_KEYWORD_CHARS].split())[:MAX_KEYWORD_CHARS]
+        if kept and kept.lower() not in seen:
+            words.append(kept)
+            seen.add(kept.lower())
+    guess = " ".join(hints.answer_guess[: 4 * MAX_GUESS_CHARS].split())[:MAX_GUESS_CHARS].rstrip()
+    return tuple(words), guess
 
 
 def widened(vector: list[float], guess: list[float]) -> list[float]:
