@@ -12,7 +12,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class RankWeights:
     """The defaults of the weights `framework bench retrieval --cv` tunes (framework.bench.tuning:
-    lexical_share, context, subject, time, min_similarity, focus, common_share) are the values
+    lexical_share, context, subject, time, min_similarity, focus, common_share, substance) are the values
     most of its leave-one-conversation-out folds chose on the LoCoMo dev split, each fold on three
     conversations: none was fitted on all four at once."""
 
@@ -21,6 +21,10 @@ class RankWeights:
     recency: float = 0.1
     frequency: float = 0.05
     task: float = 0.05
+    # How much a memory states (framework.memory.longterm.relevance.substance: its distinct
+    # content words on a log scale, less the share of its sentences that ask): a prior that
+    # lifts, of two memories matching a query alike, the one that says more. 0 turns it off.
+    substance: float = 0.15
     recency_half_life_days: float = 30.0
     # A vector neighbour less similar than this is not a candidate: nearest is not always near.
     min_similarity: float = 0.25

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from framework.bench.retrieval import Answer
-from framework.bench.tuning import GRID, _Tuner, cross_validate
+from framework.bench.tuning import GRID, _Tuner, cross_validate, majority_weights
 from framework.errors import ConfigurationError
 from framework.ranking import RankWeights
 from tests.test_bench_retrieval import locomo_file
@@ -69,6 +69,20 @@ def test_cross_validation_pools_the_held_out_answers(tmp_path: Path) -> None:
     per_fold = [fold["held_out_figures"]["any@10"] * fold["questions"] for fold in result["folds"]]
     assert pooled == pytest.approx(sum(per_fold) / 5, abs=1e-3)
     assert set(result["majority_weights"]) == set(GRID) and result["assignments_asked"] >= 1
+
+
+def test_a_default_follows_a_majority_of_folds_never_a_tie() -> None:
+    folds = [dict.fromkeys(GRID, 0.0) for _ in range(4)]
+    for fold, value in zip(folds, (0.1, 0.1, 0.2, 0.3), strict=True):
+        fold["context"] = value  # two folds agree, the others differ: a majority
+    for fold, value in zip(folds, (0.5, 0.5, 0.25, 0.25), strict=True):
+        fold["subject"] = value  # two against two: none, whichever fold came first
+    for fold, value in zip(folds, (0.1, 0.2, 0.3, 0.4), strict=True):
+        fold["focus"] = value  # each fold its own: none
+    majority = majority_weights(folds)
+    assert majority["context"] == 0.1 and majority["subject"] is None and majority["focus"] is None
+    assert majority["time"] == 0.0  # all four agree
+    assert majority_weights(folds[:1])["focus"] == 0.1  # one fold is its own majority
 
 
 def test_one_conversation_cannot_be_cross_validated(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from framework.memory.manager import MemoryManager
 
 pytestmark = pytest.mark.both_backends
 
-SIGNALS = {"relevance", "confidence", "recency", "frequency", "task"}
+SIGNALS = {"relevance", "confidence", "recency", "frequency", "task", "substance"}
 
 
 @pytest.fixture

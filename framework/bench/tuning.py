@@ -5,7 +5,8 @@ coordinate ascent over GRID (each weight in turn set to the value of its range t
 with the others fixed, from the middle of every range, until a round changes nothing), and the
 held-out conversation is then asked with them. The cross-validated figure pools the held-out
 answers: it is what tuning on conversations like these gives on one it has not seen. Beside it the
-report gives each fold's choice, the weights most folds chose, and the shipped defaults' figure on
+report gives each fold's choice, the weights most folds chose (none where folds tie), and the
+shipped defaults' figure on
 the same file (in-sample when the defaults were chosen on it: not a measure of generalisation).
 
 The objective is the mean of any@5 and any@10 over the training questions. The conversations are
@@ -39,10 +40,21 @@ GRID: dict[str, tuple[float, ...]] = {
     "min_similarity": (0.15, 0.2, 0.25, 0.3, 0.35),
     "focus": (0.0, 0.25, 0.5, 0.75),
     "common_share": (0.05, 0.1, 0.2, 0.3),
+    "substance": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3),
 }
 ROUNDS = 3
 
 Assignment = tuple[tuple[str, float], ...]
+
+
+def majority_weights(chosen: list[dict[str, float]]) -> dict[str, float | None]:
+    """Each tuned weight's value chosen by more folds than any other value; None where no value
+    was (a tie), so that which fold came first never decides a default."""
+    majority: dict[str, float | None] = {}
+    for name in GRID:
+        counts = Counter(weights[name] for weights in chosen).most_common(2)
+        majority[name] = counts[0][0] if len(counts) == 1 or counts[0][1] > counts[1][1] else None
+    return majority
 
 
 def _objective(answers: list[Answer]) -> float:
@@ -126,16 +138,16 @@ def cross_validate(
             shipped = remembered.ask(defaults)
         finally:
             remembered.close()
-    majority = {name: Counter(fold["weights"][name] for fold in folds).most_common(1)[0][0] for name in GRID}
+    majority = majority_weights([fold["weights"] for fold in folds])
     return {
         "cross_validated": report(held_out),
         "folds": folds,
         "majority_weights": majority,
         "defaults": {name: getattr(defaults, name) for name in GRID},
         "defaults_differ_from_majority": {
-            name: (getattr(defaults, name), majority[name])
-            for name in GRID
-            if getattr(defaults, name) != majority[name]
+            name: (getattr(defaults, name), value)
+            for name, value in majority.items()
+            if value is not None and getattr(defaults, name) != value
         },
         "defaults_in_sample": report(shipped),
         **rewrite_report(remembered.rewrites),

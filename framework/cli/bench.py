@@ -171,7 +171,9 @@ def _print_cross_validation(result: dict[str, Any]) -> None:
             f"  {fold['held_out']:<12} any@5 {figures['any@5']:.3f} any@10 {figures['any@10']:.3f}  "
             f"tuned on the others: {chosen}"
         )
-    majority = ", ".join(f"{k}={v:g}" for k, v in result["majority_weights"].items())
+    majority = ", ".join(
+        f"{k}={v:g}" if v is not None else f"{k}: no majority" for k, v in result["majority_weights"].items()
+    )
     click.echo(f"chosen by most folds: {majority}")
     differ = result["defaults_differ_from_majority"]
     click.echo(

@@ -4,6 +4,7 @@ each retriever normalised to 0..1 and how decisive they are, and the calendar pe
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +24,29 @@ _STOP = frozenset(
 
 def terms(text: str) -> list[str]:
     return [t for t in dict.fromkeys(_WORD.findall(text.lower())) if t not in _STOP]
+
+
+# A memory holding this many distinct words, none a function word, says all a memory can.
+_SAYS_FULLY = 64
+_SENTENCE_END = re.compile(r"[.!?]+")
+_ENDS_A_SENTENCE = re.compile(r"[.!?]+\W*$")
+
+
+def substance(text: str) -> float:
+    """How much a memory states, 0..1: its distinct words that are not function words, on a log
+    scale that reaches 1 at _SAYS_FULLY, times the share of its sentences that state rather than
+    ask. A document prior (as language-model retrieval weighs a document by its length): of two
+    memories that match a query alike, the one that says more is likelier to hold the answer, and a
+    question ("Did you go?") holds none of its own. Words are split on whitespace (punctuation
+    kept): a cheap count, read for every candidate of a recall."""
+    said = len(set(text.lower().split()) - _STOP)
+    says = min(1.0, math.log1p(said) / math.log1p(_SAYS_FULLY))
+    ends = _SENTENCE_END.findall(text)
+    asked = sum(1 for end in ends if "?" in end)
+    if not asked:
+        return says
+    sentences = len(ends) + (0 if _ENDS_A_SENTENCE.search(text) else 1)  # the last may end unmarked
+    return says * (1.0 - asked / sentences)
 
 
 def opening(text: str) -> str | None:

@@ -7,8 +7,8 @@ written next to it in the same session (its context), gains when it opens with a
 uses (its speaker, "Ada: ...", or subject), and gains when it was written in a period the query
 names or speaks of one ("last month"). Hard filters follow (user, status, validity, confidence,
 type, tags), each drop recorded with its reason, then the composite rank (relevance, confidence,
-recency, access frequency, task relevance) with configurable weights. A signal that could not run
-is a warning.
+recency, access frequency, task relevance, substance: how much a memory states) with configurable
+weights. A signal that could not run is a warning.
 
 As of a past time (`SearchQuery.as_of`: "what did we know then"), the filters keep what was active
 then (framework.memory.longterm.timeline): the indexed memories known and valid by then, and the
@@ -40,7 +40,7 @@ from framework.memory.longterm.records import (
     stored_tags,
     utcnow,
 )
-from framework.memory.longterm.relevance import decisiveness, normalise, opening, written_in
+from framework.memory.longterm.relevance import decisiveness, normalise, opening, substance, written_in
 from framework.memory.longterm.relevance import periods as named_periods
 from framework.memory.longterm.relevance import terms as search_terms
 from framework.ranking import RankWeights
@@ -199,9 +199,9 @@ class HybridSearch:
         now = query.as_of or utcnow()
         max_access = max((r[_ACCESS] for r in rows), default=0)
         task_tags = set(query.task_tags)
-        # (score, id, relevance, confidence, recency, frequency, task, context, subject, time); the
-        # explanation's dicts are built for the returned few only.
-        ranked: list[tuple[float, int, float, float, float, float, float, float, float, float]] = []
+        # [score, id, relevance, confidence, recency, frequency, task, substance, context, subject,
+        # time]; the explanation's dicts are built for the returned few only.
+        ranked: list[list[Any]] = []
         by_id: dict[int, Any] = {}
         for row in rows:
             mid, status, valid_until, confidence = row[_ID], row[_STATUS], row[_VALID_UNTIL], row[_CONFIDENCE]
@@ -242,13 +242,27 @@ class HybridSearch:
                 + w.task * task
             )
             ranked.append(
-                (score, mid, relevance, confidence, recency, frequency, task, in_context, in_subject, in_time)
+                [
+                    score,
+                    mid,
+                    relevance,
+                    confidence,
+                    recency,
+                    frequency,
+                    task,
+                    0.0,
+                    in_context,
+                    in_subject,
+                    in_time,
+                ]
             )
+        if w.substance:
+            _add_substance(ranked, by_id, w.substance, query.limit)
         ranked.sort(key=lambda r: (-r[0], r[1]))
         top, rest = ranked[: query.limit], ranked[query.limit :]
         for below in rest:
             result.dropped[below[1]] = f"below top {query.limit}"
-        for score, mid, relevance, confidence, recency, frequency, task, *found_in in top:
+        for score, mid, relevance, confidence, recency, frequency, task, said, *found_in in top:
             in_context, in_subject, in_time = found_in
             signals = {
                 "relevance": relevance,
@@ -256,6 +270,7 @@ class HybridSearch:
                 "recency": recency,
                 "frequency": frequency,
                 "task": task,
+                "substance": said,
             }
             parts = {
                 "lexical": match.lexical_share * match.lexical.get(mid, 0.0) / scale,
@@ -350,6 +365,21 @@ class HybridSearch:
             params += [user_id, *[value for _ in self._neighbours for value in (user_id, *best)]]
         rows = list({row[_ID]: row for row in execute(conn, statement, tuple(params)).fetchall()}.values())
         return rows, _context(rows, best)
+
+
+def _add_substance(ranked: list[list[Any]], rows: dict[int, Any], weight: float, limit: int) -> None:
+    """Each ranked candidate's score raised by `weight` times its substance (how much it states:
+    relevance.substance), read only for the candidates it can lift into the top `limit`: the
+    limit-th best score before it is a floor that every returned score reaches, so a candidate
+    that falls short of it even with the whole weight added is below the top either way."""
+    if len(ranked) > limit:
+        floor = sorted((r[0] for r in ranked), reverse=True)[limit - 1] if limit > 0 else math.inf
+    else:
+        floor = -math.inf
+    for entry in ranked:
+        if entry[0] + weight >= floor:
+            entry[7] = substance(rows[entry[1]][_CONTENT])
+            entry[0] += weight * entry[7]
 
 
 def _marks(ids: dict[int, float]) -> str:
